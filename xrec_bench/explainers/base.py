@@ -1,0 +1,197 @@
+"""The explainer protocol: one interface for every method at both granularities.
+
+An explainer declares flags (``granularities``, ``needs_gradients``, ``stochastic``,
+``model_agnostic``, ``max_features``) instead of being special-cased by name. Subclasses implement
+``_attribute(task, rng)``, returning one score per feature of a
+:class:`~xrec_bench.models.features.FeatureTask`; the base class builds the tasks from the model,
+times each explanation, reads the model-evaluation count off the task, and turns bad input into a
+recorded, explained skip so that nothing crashes a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from xrec_bench.registry import Registry
+from xrec_bench.seeding import derive_seed
+
+if TYPE_CHECKING:
+    from xrec_bench.datasets.schema import Dataset, Split
+    from xrec_bench.models.base import Recommender
+    from xrec_bench.models.features import FeatureTask
+
+log = logging.getLogger(__name__)
+
+EXPLAINERS: Registry[type[Explainer]] = Registry("explainer")
+
+
+@dataclass(frozen=True)
+class Request:
+    """Explain why ``target`` is recommended to ``user`` given the chronological ``history``."""
+
+    user: int
+    target: int
+    history: np.ndarray
+    exclude: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Attributions for one request: exactly one score per feature (higher = more important).
+
+    ``status`` is ``"ok"``, or ``"skipped"`` with a ``reason`` (bad input, unsupported granularity,
+    too many features, a model that returned NaN). ``n_evals`` counts model evaluations (mask rows
+    scored), ``wall_time_s`` the time spent.
+    """
+
+    explainer: str
+    granularity: str
+    user: int
+    target: int
+    feature_ids: np.ndarray
+    feature_labels: tuple[str, ...]
+    scores: np.ndarray
+    n_evals: int
+    wall_time_s: float
+    seed: int
+    status: str = "ok"
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def ranking(self) -> np.ndarray:
+        """Feature positions from most to least important (ties: lower position first)."""
+        return np.argsort(-self.scores, kind="stable")
+
+
+class ExplanationError(ValueError):
+    """Input that cannot be explained; turned into a skipped :class:`Explanation` with this message."""
+
+
+class Explainer(ABC):
+    name: ClassVar[str] = ""
+    granularities: ClassVar[frozenset[str]] = frozenset({"history", "tokens"})
+    needs_gradients: ClassVar[bool] = False
+    stochastic: ClassVar[bool] = False
+    model_agnostic: ClassVar[bool] = True
+    #: feature count above which the method refuses (e.g. exact Shapley); None for no limit
+    max_features: ClassVar[int | None] = None
+    #: why a granularity is not supported, keyed by granularity (shown when the harness skips)
+    unsupported_reasons: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+
+    def fit(self, dataset: Dataset, split: Split) -> Explainer:
+        """Learn what the method needs from training data (most need nothing)."""
+        return self
+
+    @classmethod
+    def supports(cls, granularity: str) -> tuple[bool, str]:
+        """Whether this method applies at ``granularity``, and if not, why."""
+        if granularity in cls.granularities:
+            return True, ""
+        reason = cls.unsupported_reasons.get(granularity) or f"{cls.name} does not support {granularity!r} granularity"
+        return False, reason
+
+    def explain(
+        self,
+        model: Recommender,
+        requests: Sequence[Request],
+        *,
+        granularity: str,
+        seed: int,
+    ) -> list[Explanation]:
+        """Explain each request; a request that cannot be explained yields a skipped Explanation."""
+        ok, reason = self.supports(granularity)
+        out = []
+        for req in requests:
+            req_seed = derive_seed(seed, self.name, granularity, req.user, req.target)
+            if not ok:
+                out.append(self._skipped(req, granularity, req_seed, reason))
+                continue
+            try:
+                task = model.feature_task(
+                    granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude
+                )
+                out.append(self.explain_task(task, seed=req_seed))
+            except (ExplanationError, ValueError, KeyError, IndexError) as exc:
+                log.info("skipping %s for user %s target %s: %s", self.name, req.user, req.target, exc)
+                out.append(self._skipped(req, granularity, req_seed, str(exc)))
+        return out
+
+    def explain_task(self, task: FeatureTask, *, seed: int) -> Explanation:
+        """Explain one prepared task. Raises :class:`ExplanationError` for input it cannot handle."""
+        if task.n_features == 0:
+            raise ExplanationError("there are no features to attribute (empty history, or a text with no words)")
+        if self.max_features is not None and task.n_features > self.max_features:
+            raise ExplanationError(
+                f"{self.name} handles at most {self.max_features} features; this request has {task.n_features}"
+            )
+        rng = np.random.default_rng(seed)
+        evals_before = task.n_evals
+        start = time.perf_counter()
+        scores = np.asarray(self._attribute(task, rng), dtype=np.float64).reshape(-1)
+        elapsed = time.perf_counter() - start
+        if scores.shape != (task.n_features,):
+            raise RuntimeError(f"{self.name} returned {scores.shape[0]} scores for {task.n_features} features")
+        if not np.all(np.isfinite(scores)):
+            raise ExplanationError(f"{self.name} produced non-finite attributions (the model returned NaN or inf)")
+        return Explanation(
+            explainer=self.name,
+            granularity=task.granularity,
+            user=task.user,
+            target=task.target,
+            feature_ids=task.feature_ids,
+            feature_labels=tuple(task.feature_labels),
+            scores=scores,
+            n_evals=task.n_evals - evals_before,
+            wall_time_s=elapsed,
+            seed=seed,
+        )
+
+    @abstractmethod
+    def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
+        """One score per feature of ``task`` (higher = more responsible for the recommendation)."""
+
+    def _skipped(self, req: Request, granularity: str, seed: int, reason: str) -> Explanation:
+        return Explanation(
+            explainer=self.name,
+            granularity=granularity,
+            user=req.user,
+            target=req.target,
+            feature_ids=np.array([], dtype=np.int64),
+            feature_labels=(),
+            scores=np.array([], dtype=np.float64),
+            n_evals=0,
+            wall_time_s=0.0,
+            seed=seed,
+            status="skipped",
+            reason=reason,
+        )
+
+    @classmethod
+    def flags(cls) -> dict[str, Any]:
+        return {
+            "granularities": sorted(cls.granularities),
+            "needs_gradients": cls.needs_gradients,
+            "stochastic": cls.stochastic,
+            "model_agnostic": cls.model_agnostic,
+            "max_features": cls.max_features,
+        }
+
+
+def get_explainer(name: str, **params: Any) -> Explainer:
+    import xrec_bench.explainers  # noqa: F401  (registers the built-in explainers)
+
+    return EXPLAINERS.get(name)(**params)

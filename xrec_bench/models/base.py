@@ -1,0 +1,111 @@
+"""The one interface every recommender follows (fit / score / recommend) and the model registry.
+
+Explainers and metrics never ask which model they hold: they call :meth:`Recommender.score`, and,
+for models that can be explained, :meth:`Recommender.feature_task`, which returns the model's own
+definition of the features of one recommendation and of what removing a feature means
+(:mod:`xrec_bench.models.features`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from xrec_bench.registry import Registry
+
+if TYPE_CHECKING:
+    from xrec_bench.datasets.schema import Dataset, Split
+    from xrec_bench.models.features import FeatureTask
+
+MODELS: Registry[type[Recommender]] = Registry("model")
+
+#: The granularities of explanation: which history items, and which words of the item text.
+GRANULARITIES = ("history", "tokens")
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class Recommender(ABC):
+    """Base class. ``__init__`` stores parameters only; ``fit`` validates and learns (state ends in ``_``)."""
+
+    name: ClassVar[str] = ""
+    #: Granularities at which :meth:`feature_task` works (empty: the model cannot be explained).
+    explainable_granularities: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+
+    @abstractmethod
+    def fit(self, dataset: Dataset, split: Split, *, seed: int = 0) -> Recommender:
+        """Learn from ``split.train`` (and ``split.valid`` for early stopping). Returns ``self``."""
+
+    @abstractmethod
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of every item for each user: a float array of shape ``[len(users), n_items]``.
+
+        ``histories[i]`` is user ``users[i]``'s chronological history of item indices; id-based
+        models may ignore it, history-based models must use it (and not the user id).
+        """
+
+    def recommend(
+        self,
+        users: np.ndarray,
+        histories: Sequence[np.ndarray],
+        k: int,
+        *,
+        exclude: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Top-``k`` item indices per user, best first, with ``exclude[i]`` masked out.
+
+        Ties are broken deterministically by item index (lower first).
+        """
+        scores = np.asarray(self.score(np.asarray(users), histories), dtype=np.float64)
+        if exclude is not None:
+            for row, items in enumerate(exclude):
+                scores[row, np.asarray(items, dtype=np.int64)] = -np.inf
+        return topk(scores, k)
+
+    def feature_task(
+        self,
+        granularity: str,
+        *,
+        user: int,
+        history: np.ndarray,
+        target: int,
+        exclude: np.ndarray | None = None,
+    ) -> FeatureTask:
+        """The features of the recommendation of ``target`` to ``user`` at ``granularity``."""
+        raise NotImplementedError(
+            f"Model {self.name!r} cannot be explained (it supports no granularity); "
+            "explain 'bert-two-tower' or 'zero-shot-text' instead."
+        )
+
+    def randomized(self, seed: int) -> Recommender:
+        """A copy whose learned weights are re-initialised (for the model-randomisation sanity check)."""
+        raise NotImplementedError(f"Model {self.name!r} has no randomised copy.")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+        return f"{type(self).__name__}({args})"
+
+
+def topk(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores per row, best first; ties go to the lower index."""
+    scores = np.atleast_2d(scores)
+    if k < 1:
+        raise ValueError(f"The 'k' parameter must be an int in the range [1, inf). Got {k} instead.")
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")  # stable: equal scores keep index order
+    return order[:, :k]
+
+
+def get_model(name: str, **params: Any) -> Recommender:
+    """Instantiate the registered model ``name`` with ``params``."""
+    import xrec_bench.models  # noqa: F401  (registers the built-in models)
+
+    return MODELS.get(name)(**params)
