@@ -1,0 +1,146 @@
+"""Helpers shared by the explainer families: seeding, checked forwards, per-word aggregation.
+
+Every captum method here attributes over the task's feature *mask* (input = all-ones ``[1, F]``,
+baseline = zeros = every feature removed), so the removal semantics are always the model's own
+(:mod:`xrec_bench.models.features`). Gradient methods on a task whose mask is not differentiable
+(``task.differentiable`` is False, the token granularity) work on the word-piece embeddings through
+``task.forward_ids`` instead and sum the word-pieces of each word.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from xrec_bench.explainers.base import ExplanationError
+from xrec_bench.models.features import FeatureTask
+
+#: rows of masks (or of word-piece sequences) scored per model call unless a method is told otherwise
+DEFAULT_BATCH_SIZE = 256
+
+
+@contextmanager
+def seeded(rng: np.random.Generator) -> Iterator[None]:
+    """Seed torch, numpy's and python's global generators from ``rng``; restore them afterwards.
+
+    captum and lime draw from the global generators (``torch.randn``, ``np.random.uniform``), so an
+    explanation is reproducible only if they are seeded; restoring keeps the caller's streams intact.
+    """
+    seed = int(rng.integers(0, 2**31 - 1))
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def check_finite(scores: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(scores.detach()).all()):
+        raise ExplanationError(f"the model returned NaN or inf scores for {what}; cannot attribute them")
+    return scores
+
+
+def mask_forward(task: FeatureTask) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``task.forward`` over masks ``[B, F]`` that refuses non-finite model outputs."""
+
+    def forward(mask: torch.Tensor) -> torch.Tensor:
+        return check_finite(task.forward(mask), "a perturbed feature mask")
+
+    return forward
+
+
+def score_masks(task: FeatureTask, masks: np.ndarray, batch_size: int) -> np.ndarray:
+    """Scores ``[N]`` of ``N`` masks, evaluated ``batch_size`` rows per model call, without gradients."""
+    out = np.empty(len(masks), dtype=np.float64)
+    forward = mask_forward(task)
+    with torch.no_grad():
+        for start in range(0, len(masks), batch_size):
+            chunk = torch.as_tensor(masks[start : start + batch_size], dtype=torch.float32)
+            out[start : start + len(chunk)] = forward(chunk).double().cpu().numpy()
+    return out
+
+
+def full_and_empty(task: FeatureTask) -> tuple[torch.Tensor, torch.Tensor]:
+    """The all-present input ``[1, F]`` and the all-removed baseline ``[1, F]``."""
+    ones = task.full_mask(1)
+    return ones, torch.zeros_like(ones)
+
+
+def ids_forward(task: FeatureTask) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``task.forward_ids`` that counts its rows in ``task.n_evals`` and refuses non-finite outputs."""
+    if not hasattr(task, "forward_ids") or not hasattr(task, "embedding_layer"):
+        raise ExplanationError(
+            f"the {task.granularity} task of this model has neither a differentiable mask nor "
+            "forward_ids/embedding_layer, so gradient methods cannot run on it"
+        )
+
+    def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        task.n_evals += int(input_ids.shape[0])
+        return check_finite(task.forward_ids(input_ids, attention_mask), "a word-piece sequence")
+
+    return forward
+
+
+def token_inputs(task: FeatureTask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``input_ids [1, T]``, their attention mask (all ones) and ``baseline_ids [1, T]``."""
+    input_ids = torch.as_tensor(task.input_ids)
+    attention_mask = torch.as_tensor(getattr(task, "attention_mask", torch.ones_like(input_ids)))
+    baseline_ids = torch.as_tensor(task.baseline_ids).to(input_ids.device)
+    return input_ids, attention_mask.to(input_ids.device), baseline_ids
+
+
+def per_word(token_scores: torch.Tensor | np.ndarray, task: FeatureTask) -> np.ndarray:
+    """Sum per-word-piece scores ``[T]`` into per-word scores ``[F]`` (specials, -1, are dropped)."""
+    scores = np.asarray(torch.as_tensor(token_scores).detach().double().cpu().numpy()).reshape(-1)
+    word_of_token = np.asarray(torch.as_tensor(task.word_of_token).cpu().numpy()).reshape(-1)
+    if scores.shape != word_of_token.shape:
+        raise RuntimeError(f"{scores.shape[0]} word-piece scores for {word_of_token.shape[0]} word-pieces")
+    keep = word_of_token >= 0
+    return np.bincount(word_of_token[keep], weights=scores[keep], minlength=task.n_features)
+
+
+@contextmanager
+def replaced_embeddings(layer: torch.nn.Module, embeddings: torch.Tensor) -> Iterator[None]:
+    """Make ``layer`` (the word-embedding module) output ``embeddings`` instead of its own lookup."""
+
+    def hook(_module: torch.nn.Module, _inputs: Any, _output: torch.Tensor) -> torch.Tensor:
+        return embeddings
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def embedding_forward(task: FeatureTask) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]:
+    """A forward over word-piece embeddings ``[B, T, D]``, and the input's and baseline's embeddings.
+
+    For captum methods that interpolate their *input* (GradientShap): interpolating token ids is
+    meaningless, so the input becomes the embedding-layer output, swapped in with a forward hook.
+    """
+    forward_ids = ids_forward(task)
+    input_ids, attention_mask, baseline_ids = token_inputs(task)
+    layer = task.embedding_layer
+    with torch.no_grad():
+        emb_in = layer(input_ids).detach()
+        emb_base = layer(baseline_ids).detach()
+
+    def forward(embeddings: torch.Tensor) -> torch.Tensor:
+        b = embeddings.shape[0]
+        with replaced_embeddings(layer, embeddings):
+            return forward_ids(input_ids.expand(b, -1), attention_mask.expand(b, -1))
+
+    return forward, emb_in, emb_base

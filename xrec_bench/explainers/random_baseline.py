@@ -1,0 +1,16 @@
+"""Random attribution: the floor every explainer must beat (uniform scores from the request's seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xrec_bench.explainers.base import Explainer
+from xrec_bench.models.features import FeatureTask
+
+
+class RandomExplainer(Explainer):
+    name = "random"
+    stochastic = True
+
+    def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
+        return rng.random(task.n_features)
