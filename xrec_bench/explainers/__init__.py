@@ -6,7 +6,14 @@ imported only when a method that needs them is used.
 
 from __future__ import annotations
 
-from xrec_bench.explainers.base import EXPLAINERS, Explainer, Explanation, ExplanationError, Request, get_explainer
+from xrec_bench.explainers.base import (
+    EXPLAINERS,
+    Explainer,
+    Explanation,
+    ExplanationError,
+    Request,
+    get_explainer,
+)
 
 __all__ = ["EXPLAINERS", "Explainer", "Explanation", "ExplanationError", "Request", "get_explainer"]
 

@@ -17,11 +17,35 @@ from typing import Any
 import numpy as np
 import torch
 
-from xrec_bench.explainers.base import ExplanationError
+from xrec_bench.explainers.base import Explainer, ExplanationError
 from xrec_bench.models.features import FeatureTask
 
 #: rows of masks (or of word-piece sequences) scored per model call unless a method is told otherwise
 DEFAULT_BATCH_SIZE = 256
+
+
+class ConfiguredExplainer(Explainer):
+    """An explainer with declared parameters: ``defaults`` lists every parameter and its default.
+
+    Unknown parameters are refused (a typo like ``n_sample=`` would otherwise be silently ignored).
+    """
+
+    defaults: dict[str, Any] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise ValueError(
+                f"Unknown parameter(s) {unknown} for explainer {self.name!r}; it takes: {known}."
+            )
+        super().__init__(**{**self.defaults, **params})
+        for key in ("batch_size", "n_samples", "n_steps", "max_features"):
+            if key in self.params and (not isinstance(self.params[key], int) or self.params[key] < 1):
+                raise ValueError(
+                    f"The {key!r} parameter of explainer {self.name!r} must be an int >= 1. "
+                    f"Got {self.params[key]!r} instead."
+                )
 
 
 @contextmanager
@@ -125,7 +149,9 @@ def replaced_embeddings(layer: torch.nn.Module, embeddings: torch.Tensor) -> Ite
         handle.remove()
 
 
-def embedding_forward(task: FeatureTask) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]:
+def embedding_forward(
+    task: FeatureTask,
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]:
     """A forward over word-piece embeddings ``[B, T, D]``, and the input's and baseline's embeddings.
 
     For captum methods that interpolate their *input* (GradientShap): interpolating token ids is

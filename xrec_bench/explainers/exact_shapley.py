@@ -16,8 +16,7 @@ from math import factorial
 
 import numpy as np
 
-from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, score_masks
-from xrec_bench.explainers.base import Explainer
+from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, ConfiguredExplainer, score_masks
 from xrec_bench.models.features import FeatureTask
 
 DEFAULT_MAX_FEATURES = 12
@@ -38,15 +37,16 @@ def shapley_matrix(masks: np.ndarray) -> np.ndarray:
     return np.where(masks > 0, with_j, -without_j)
 
 
-class ExactShapleyExplainer(Explainer):
+class ExactShapleyExplainer(ConfiguredExplainer):
     name = "exact-shapley"
     max_features = DEFAULT_MAX_FEATURES
+    defaults = {"max_features": DEFAULT_MAX_FEATURES, "batch_size": DEFAULT_BATCH_SIZE}
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.max_features = int(params.get("max_features", DEFAULT_MAX_FEATURES))
+        self.max_features = self.params["max_features"]  # 2**F model evaluations per explanation
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         masks = coalitions(task.n_features)
-        values = score_masks(task, masks, int(self.params.get("batch_size", DEFAULT_BATCH_SIZE)))
+        values = score_masks(task, masks, self.params["batch_size"])
         return values @ shapley_matrix(masks)

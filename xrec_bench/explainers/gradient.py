@@ -27,6 +27,7 @@ from captum.attr import (
 
 from xrec_bench.explainers._common import (
     DEFAULT_BATCH_SIZE,
+    ConfiguredExplainer,
     embedding_forward,
     full_and_empty,
     ids_forward,
@@ -35,13 +36,13 @@ from xrec_bench.explainers._common import (
     seeded,
     token_inputs,
 )
-from xrec_bench.explainers.base import Explainer
 from xrec_bench.models.features import FeatureTask
 
 
-class _GradientExplainer(Explainer):
+class _GradientExplainer(ConfiguredExplainer):
     needs_gradients = True
     model_agnostic = False
+    defaults = {"batch_size": DEFAULT_BATCH_SIZE}
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         with seeded(rng):
@@ -59,13 +60,14 @@ class _GradientExplainer(Explainer):
 
     @property
     def batch_size(self) -> int:
-        return int(self.params.get("batch_size", DEFAULT_BATCH_SIZE))
+        return self.params["batch_size"]
 
 
 class IntegratedGradientsExplainer(_GradientExplainer):
     """Integrated gradients from "everything removed" to the full input (``n_steps`` points)."""
 
     name = "integrated-gradients"
+    defaults = {"n_steps": 32, "batch_size": DEFAULT_BATCH_SIZE}
 
     def _on_mask(self, task, ones, zeros):
         ig = IntegratedGradients(mask_forward(task))
@@ -85,7 +87,7 @@ class IntegratedGradientsExplainer(_GradientExplainer):
 
     @property
     def n_steps(self) -> int:
-        return int(self.params.get("n_steps", 32))
+        return self.params["n_steps"]
 
 
 class SaliencyExplainer(_GradientExplainer):
@@ -128,6 +130,7 @@ class GradientShapExplainer(_GradientExplainer):
 
     name = "gradient-shap"
     stochastic = True
+    defaults = {"n_samples": 32, "stdevs": 0.0}
 
     def _on_mask(self, task, ones, zeros):
         gs = GradientShap(mask_forward(task))
@@ -141,8 +144,8 @@ class GradientShapExplainer(_GradientExplainer):
 
     @property
     def n_samples(self) -> int:
-        return int(self.params.get("n_samples", 32))
+        return self.params["n_samples"]
 
     @property
     def stdevs(self) -> float:
-        return float(self.params.get("stdevs", 0.0))
+        return float(self.params["stdevs"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from xrec_bench.explainers.base import Explainer, ExplanationError
+from xrec_bench.explainers._common import ConfiguredExplainer
+from xrec_bench.explainers.base import ExplanationError
 from xrec_bench.models.features import FeatureTask
 
 
-class AttentionExplainer(Explainer):
+class AttentionExplainer(ConfiguredExplainer):
     """The attention mass the user tower puts on each history item (``task.attention()``), no model calls."""
 
     name = "attention"

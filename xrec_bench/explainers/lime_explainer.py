@@ -24,8 +24,8 @@ from lime.lime_base import LimeBase
 from lime.lime_text import LimeTextExplainer
 from sklearn.metrics.pairwise import pairwise_distances
 
-from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, score_masks
-from xrec_bench.explainers.base import Explainer, ExplanationError
+from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, ConfiguredExplainer, score_masks
+from xrec_bench.explainers.base import ExplanationError
 from xrec_bench.models.features import FeatureTask
 
 #: joins the task's words into the string LIME perturbs; a removed word becomes MASK
@@ -38,9 +38,10 @@ def _kernel(distances: np.ndarray, kernel_width: float) -> np.ndarray:
     return np.sqrt(np.exp(-(distances**2) / kernel_width**2))
 
 
-class LimeExplainer(Explainer):
+class LimeExplainer(ConfiguredExplainer):
     name = "lime"
     stochastic = True
+    defaults = {"n_samples": 500, "batch_size": DEFAULT_BATCH_SIZE}
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         random_state = np.random.RandomState(int(rng.integers(0, 2**31 - 1)))
@@ -49,11 +50,11 @@ class LimeExplainer(Explainer):
 
     @property
     def n_samples(self) -> int:
-        return int(self.params.get("n_samples", 500))
+        return self.params["n_samples"]
 
     @property
     def batch_size(self) -> int:
-        return int(self.params.get("batch_size", DEFAULT_BATCH_SIZE))
+        return self.params["batch_size"]
 
     # -- history items: LimeBase on binary masks ---------------------------------------------
     def _on_masks(self, task: FeatureTask, random_state: np.random.RandomState) -> np.ndarray:
@@ -74,7 +75,9 @@ class LimeExplainer(Explainer):
     def _on_words(self, task: FeatureTask, random_state: np.random.RandomState) -> np.ndarray:
         words = list(task.feature_labels)
         if any(SEPARATOR in w or MASK in w or not w for w in words):
-            raise ExplanationError("a word of the item text is empty or contains a control character LIME needs")
+            raise ExplanationError(
+                "a word of the item text is empty or contains a control character LIME needs"
+            )
         explainer = LimeTextExplainer(
             kernel_width=KERNEL_WIDTH,
             split_expression=lambda text: text.split(SEPARATOR),
@@ -87,11 +90,17 @@ class LimeExplainer(Explainer):
         def classifier_fn(texts: list[str]) -> np.ndarray:
             masks = np.array([[w != MASK for w in t.split(SEPARATOR)] for t in texts], dtype=np.float32)
             if masks.shape[1:] != (len(words),):
-                raise RuntimeError(f"LIME produced a text of {masks.shape[1]} words; the task has {len(words)}")
+                raise RuntimeError(
+                    f"LIME produced a text of {masks.shape[1]} words; the task has {len(words)}"
+                )
             return score_masks(task, masks, self.batch_size)[:, None]
 
         exp = explainer.explain_instance(
-            SEPARATOR.join(words), classifier_fn, labels=(0,), num_features=len(words), num_samples=self.n_samples
+            SEPARATOR.join(words),
+            classifier_fn,
+            labels=(0,),
+            num_features=len(words),
+            num_samples=self.n_samples,
         )
         return _dense(exp.local_exp[0], len(words))
 

@@ -11,12 +11,19 @@ from __future__ import annotations
 import numpy as np
 from captum.attr import FeatureAblation, KernelShap, ShapleyValueSampling
 
-from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, full_and_empty, mask_forward, seeded
-from xrec_bench.explainers.base import Explainer
+from xrec_bench.explainers._common import (
+    DEFAULT_BATCH_SIZE,
+    ConfiguredExplainer,
+    full_and_empty,
+    mask_forward,
+    seeded,
+)
 from xrec_bench.models.features import FeatureTask
 
 
-class _MaskPerturbationExplainer(Explainer):
+class _MaskPerturbationExplainer(ConfiguredExplainer):
+    defaults = {"batch_size": DEFAULT_BATCH_SIZE}
+
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         ones, zeros = full_and_empty(task)
         with seeded(rng):
@@ -27,7 +34,7 @@ class _MaskPerturbationExplainer(Explainer):
         raise NotImplementedError
 
     def _per_eval(self, task: FeatureTask) -> int:
-        return max(1, int(self.params.get("batch_size", DEFAULT_BATCH_SIZE)))
+        return self.params["batch_size"]
 
 
 class LeaveOneOutExplainer(_MaskPerturbationExplainer):
@@ -37,7 +44,9 @@ class LeaveOneOutExplainer(_MaskPerturbationExplainer):
 
     def _run(self, task, ones, zeros):
         ablation = FeatureAblation(mask_forward(task))
-        return ablation.attribute(ones, baselines=zeros, perturbations_per_eval=min(self._per_eval(task), task.n_features))
+        return ablation.attribute(
+            ones, baselines=zeros, perturbations_per_eval=min(self._per_eval(task), task.n_features)
+        )
 
 
 class ShapleySamplingExplainer(_MaskPerturbationExplainer):
@@ -45,13 +54,14 @@ class ShapleySamplingExplainer(_MaskPerturbationExplainer):
 
     name = "shapley-sampling"
     stochastic = True
+    defaults = {"n_samples": 25, "batch_size": DEFAULT_BATCH_SIZE}
 
     def _run(self, task, ones, zeros):
         svs = ShapleyValueSampling(mask_forward(task))
         return svs.attribute(
             ones,
             baselines=zeros,
-            n_samples=int(self.params.get("n_samples", 25)),
+            n_samples=self.params["n_samples"],
             perturbations_per_eval=min(self._per_eval(task), task.n_features),
         )
 
@@ -61,12 +71,17 @@ class KernelShapExplainer(_MaskPerturbationExplainer):
 
     name = "kernel-shap"
     stochastic = True
+    defaults = {"n_samples": 200, "batch_size": DEFAULT_BATCH_SIZE}
 
     def _run(self, task, ones, zeros):
+        if task.n_features == 1:
+            # captum's coalition-size distribution is undefined for one feature (0/0); the Shapley
+            # value of a lone feature is exactly f(x) - f(baseline), which is what ablation gives
+            return FeatureAblation(mask_forward(task)).attribute(ones, baselines=zeros)
         ks = KernelShap(mask_forward(task))
         return ks.attribute(
             ones,
             baselines=zeros,
-            n_samples=int(self.params.get("n_samples", 200)),
+            n_samples=self.params["n_samples"],
             perturbations_per_eval=self._per_eval(task),
         )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xrec_bench.explainers.base import Explainer
+from xrec_bench.explainers._common import ConfiguredExplainer
 from xrec_bench.models.features import FeatureTask
 
 
-class RandomExplainer(Explainer):
+class RandomExplainer(ConfiguredExplainer):
     name = "random"
     stochastic = True
 

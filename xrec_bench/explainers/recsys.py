@@ -14,13 +14,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from xrec_bench.explainers.base import Explainer, ExplanationError
+from xrec_bench.explainers._common import ConfiguredExplainer
+from xrec_bench.explainers.base import ExplanationError
 from xrec_bench.models.features import FeatureTask
 
-_WORDS_REASON = "{} compares history items with the target item; words of the item text have no {} of their own"
+_WORDS_REASON = (
+    "{} compares history items with the target item; words of the item text have no {} of their own"
+)
 
 
-class SimilarityExplainer(Explainer):
+class SimilarityExplainer(ConfiguredExplainer):
     name = "similarity"
     granularities = frozenset({"history"})
     model_agnostic = False
@@ -36,7 +39,7 @@ class SimilarityExplainer(Explainer):
         return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
 
-class CooccurrenceExplainer(Explainer):
+class CooccurrenceExplainer(ConfiguredExplainer):
     name = "cooccurrence"
     granularities = frozenset({"history"})
     unsupported_reasons = {"tokens": _WORDS_REASON.format("co-occurrence", "interactions")}
