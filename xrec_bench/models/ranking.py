@@ -1,0 +1,76 @@
+"""Small helpers the models' training loops share: training sequences, devices, and the
+validation NDCG@10 used for early stopping (the metrics layer is to the right of models, so the
+full metric code in :mod:`xrec_bench.metrics.accuracy` is not imported here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def user_sequences(train: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Each user's training items in time order (ties keep the frame's order)."""
+    frame = train.sort_values(["user", "timestamp"], kind="stable")
+    return {int(u): g["item"].to_numpy(np.int64) for u, g in frame.groupby("user", sort=True)}
+
+
+def ndcg_at_k(
+    scores: np.ndarray, targets: Sequence[np.ndarray], exclude: Sequence[np.ndarray], k: int = 10
+) -> float:
+    """Mean NDCG@k of full rankings (``exclude`` masked, ties to the lower index); users without
+    a target outside ``exclude`` are skipped."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    values = []
+    for row, (tgt, exc) in enumerate(zip(targets, exclude, strict=True)):
+        s = scores[row]
+        s[np.asarray(exc, dtype=np.int64)] = -np.inf
+        tgt = np.setdiff1d(np.asarray(tgt, dtype=np.int64), np.asarray(exc, dtype=np.int64))
+        if tgt.size == 0:
+            continue
+        idx = np.arange(s.size)
+        ranks = [1 + int((s > s[t]).sum() + ((s == s[t]) & (idx < t)).sum()) for t in tgt]
+        dcg = sum(1.0 / np.log2(r + 1) for r in ranks if r <= k)
+        idcg = sum(1.0 / np.log2(i + 2) for i in range(min(len(tgt), k)))
+        values.append(dcg / idcg)
+    return float(np.mean(values)) if values else 0.0
+
+
+def subsample_cases(cases, n: int | None, seed: int):
+    """At most ``n`` of ``cases`` (users, histories, targets), chosen with ``seed``; all when ``n`` is None."""
+    users, histories, targets = cases.users, cases.histories, cases.targets
+    if n is not None and len(users) > n:
+        keep = np.sort(np.random.default_rng(seed).choice(len(users), size=n, replace=False))
+        users = users[keep]
+        histories = [histories[i] for i in keep]
+        targets = [targets[i] for i in keep]
+    return users, histories, targets
+
+
+def merge_params(model: str, defaults: dict, params: dict | None) -> dict:
+    """``defaults`` updated with ``params``; unknown names are refused with the list of known ones."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise TypeError(f"Unknown parameter(s) {unknown} for model {model!r}; known: {sorted(defaults)}.")
+    return {**defaults, **params}
+
+
+def check_users(users: np.ndarray, n_users: int, model: str) -> np.ndarray:
+    users = np.asarray(users, dtype=np.int64)
+    bad = users[(users < 0) | (users >= n_users)]
+    if bad.size:
+        raise ValueError(
+            f"Unknown user index {int(bad[0])}: {model} was trained on {n_users} users (0..{n_users - 1}). "
+            "Use the dataset the model was fitted on."
+        )
+    return users

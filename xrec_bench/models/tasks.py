@@ -1,0 +1,151 @@
+"""Feature tasks of the text-based models (two-tower and zero-shot), at both granularities.
+
+* :class:`HistoryTask` runs on cached item embeddings only (no encoder call): the mask is the
+  per-history-item weight of the model's user function.
+* :class:`TokenTask` re-encodes the target's text with some of its words dropped from the
+  attention mask (and so from mean pooling); the user vector is fixed (from cached embeddings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xrec_bench.models.features import FeatureTask
+
+#: ``user_fn(items [B, L, D], weights [B, L]) -> (user vectors [B, D], attention [B, L] or None)``
+UserFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+#: ``item_fn(input_ids [B, T], attention_mask [B, T]) -> item vectors [B, D]``
+ItemFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cosine(u: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each row of ``u [B, D]`` with each row of ``items [N, D]`` -> ``[B, N]``.
+
+    A zero vector has cosine 0 with everything (the empty-history user of a mean-pooling model).
+    """
+    return F.normalize(u, dim=-1, eps=1e-12) @ F.normalize(items, dim=-1, eps=1e-12).T
+
+
+class HistoryTask(FeatureTask):
+    """Features: the history items the user function reads (the last ``max_history``), oldest first."""
+
+    granularity = "history"
+    differentiable = True
+
+    def __init__(
+        self,
+        *,
+        user: int,
+        target: int,
+        history: np.ndarray,
+        labels: list[str],
+        item_emb: torch.Tensor,
+        user_fn: UserFn,
+        exclude: np.ndarray,
+    ) -> None:
+        super().__init__(
+            user=user, target=target, feature_ids=history, feature_labels=labels, exclude=exclude
+        )
+        self._item_emb = item_emb
+        self._hist = item_emb[torch.as_tensor(history, dtype=torch.long)]  # [F, D]
+        self._user_fn = user_fn
+        self.feature_embeddings = self._hist.numpy().copy()
+        self.target_embedding = item_emb[target].numpy().copy()
+
+    def _user(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        items = self._hist.unsqueeze(0).expand(mask.shape[0], -1, -1)
+        return self._user_fn(items, mask)
+
+    def _forward(self, mask: torch.Tensor) -> torch.Tensor:
+        u, _ = self._user(mask)
+        return cosine(u, self._item_emb[self.target : self.target + 1])[:, 0]
+
+    def _all_scores(self, mask: torch.Tensor) -> torch.Tensor:
+        u, _ = self._user(mask)
+        return cosine(u, self._item_emb)
+
+    def attention(self) -> np.ndarray:
+        """The user function's weights on each history item with the full history ``[F]``.
+
+        For the two-tower model these are the attention weights α (they sum to 1 minus the share
+        of the learned empty-history slot); for the zero-shot model the uniform mean weights.
+        """
+        with torch.no_grad():
+            _, alpha = self._user(self.full_mask())
+        if alpha is None:
+            return np.full(self.n_features, 1.0 / max(self.n_features, 1))
+        return alpha[0].double().numpy()
+
+
+class TokenTask(FeatureTask):
+    """Features: the words of the target's text; a removed word's word-pieces leave the attention mask."""
+
+    granularity = "tokens"
+    differentiable = False
+
+    def __init__(
+        self,
+        *,
+        user: int,
+        target: int,
+        text: str,
+        tokenizer,
+        max_length: int,
+        item_fn: ItemFn,
+        embedding_layer: torch.nn.Module,
+        user_vector: torch.Tensor,
+        other_scores: torch.Tensor,
+        exclude: np.ndarray,
+    ) -> None:
+        enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="pt")
+        word_ids = enc.word_ids(0)
+        words = sorted({w for w in word_ids if w is not None})
+        index = {w: j for j, w in enumerate(words)}
+        labels = []
+        for w in words:
+            start, end = enc.word_to_chars(0, w)
+            labels.append(text[start:end])
+        super().__init__(
+            user=user,
+            target=target,
+            feature_ids=np.arange(len(words)),
+            feature_labels=labels,
+            exclude=exclude,
+        )
+        self.text = text
+        self.input_ids = enc["input_ids"]
+        self.word_of_token = torch.tensor([-1 if w is None else index[w] for w in word_ids], dtype=torch.long)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.baseline_ids = torch.where(
+            self.word_of_token >= 0, torch.tensor(pad_id), self.input_ids[0]
+        ).unsqueeze(0)
+        self.embedding_layer = embedding_layer
+        self._item_fn = item_fn
+        self._u = user_vector.reshape(1, -1)
+        self._others = other_scores
+
+    def forward_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Target scores ``[B]`` for token ids and token attention masks ``[B, T]`` (differentiable
+        through :attr:`embedding_layer`)."""
+        return cosine(self._item_fn(input_ids, attention_mask), self._u)[:, 0]
+
+    def token_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """Word mask ``[B, F]`` -> token attention mask ``[B, T]`` (specials always kept)."""
+        tok = torch.ones(mask.shape[0], self.input_ids.shape[1], dtype=mask.dtype)
+        content = self.word_of_token >= 0
+        tok[:, content] = mask[:, self.word_of_token[content]]
+        return tok
+
+    def _forward(self, mask: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            tok = (self.token_mask(mask) > 0.5).long()  # binary at this granularity
+            return self.forward_ids(self.input_ids.expand(mask.shape[0], -1), tok)
+
+    def _all_scores(self, mask: torch.Tensor) -> torch.Tensor:
+        scores = self._others.unsqueeze(0).repeat(mask.shape[0], 1)
+        scores[:, self.target] = self._forward(mask)
+        return scores

@@ -1,0 +1,175 @@
+"""What the two text-based models share: scoring from cached item embeddings through a user
+function, feature tasks at both granularities, the randomised copy, and their checkpoints.
+
+A subclass provides the encoder, ``_item_fn`` (token ids -> item vector), ``_user_fn`` (weighted
+history item vectors -> user vector) and ``_learned_modules`` (re-initialised by ``randomized``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from xrec_bench.models.base import NotFittedError, Recommender
+from xrec_bench.models.encoder import TextEncoder, encode_all
+from xrec_bench.models.tasks import HistoryTask, TokenTask, cosine
+
+
+def right_aligned(histories: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last ``length`` items of each history, right-aligned: indices and 0/1 weights ``[B, length]``."""
+    idx = torch.zeros(len(histories), length, dtype=torch.long)
+    w = torch.zeros(len(histories), length)
+    for row, h in enumerate(histories):
+        h = np.asarray(h, dtype=np.int64)[-length:]
+        if len(h):
+            idx[row, length - len(h) :] = torch.from_numpy(h)
+            w[row, length - len(h) :] = 1.0
+    return idx, w
+
+
+def item_labels(dataset) -> list[str]:
+    items = dataset.items
+    column = "title" if "title" in items.columns else "item_id"
+    return [str(x) for x in items[column].tolist()]
+
+
+class TextRecommender(Recommender):
+    explainable_granularities = ("history", "tokens")
+
+    encoder_: TextEncoder
+    item_emb_: torch.Tensor  # [n_items, D], float32, CPU
+
+    # ---- to provide ---------------------------------------------------------------------------
+    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _user_fn(
+        self, items: torch.Tensor, weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+    def _reinitialize_learned(self, seed: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def max_history(self) -> int:
+        return int(self.params["max_history"])
+
+    # ---- shared -----------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if getattr(self, "item_emb_", None) is None:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(dataset, split) or fit_or_load(...)."
+            )
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return int(self.item_emb_.shape[0])
+
+    def encode_items(self, *, progress: bool = False, batch_size: int = 256) -> torch.Tensor:
+        """Item vectors of every item text through the full item tower (float32, CPU)."""
+        enc = self.encoder_.tokenize(self.item_texts_)
+        return encode_all(
+            self._item_fn,
+            enc["input_ids"],
+            enc["attention_mask"],
+            batch_size=batch_size,
+            progress=progress,
+            desc="encoding items",
+        )
+
+    def user_vectors(self, histories: Sequence[np.ndarray]) -> torch.Tensor:
+        idx, w = right_aligned(histories, self.max_history)
+        with torch.no_grad():
+            u, _ = self._user_fn(self.item_emb_[idx], w)
+        return u
+
+    def score(
+        self, users: np.ndarray, histories: Sequence[np.ndarray], *, batch_size: int = 512
+    ) -> np.ndarray:
+        self._check_fitted()
+        self._check_items(
+            np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if len(histories) else []
+        )
+        out = np.empty((len(histories), self.n_items), dtype=np.float32)
+        for s in range(0, len(histories), batch_size):
+            u = self.user_vectors(histories[s : s + batch_size])
+            with torch.no_grad():
+                out[s : s + batch_size] = cosine(u, self.item_emb_).numpy()
+        return out
+
+    def _check_items(self, items) -> None:
+        items = np.asarray(items, dtype=np.int64)
+        bad = items[(items < 0) | (items >= self.n_items)]
+        if bad.size:
+            raise ValueError(
+                f"Unknown item index {int(bad[0])}: this model was trained on {self.n_items} items "
+                f"(indices 0..{self.n_items - 1}). Use the dataset the model was fitted on."
+            )
+
+    def feature_task(
+        self,
+        granularity: str,
+        *,
+        user: int,
+        history: np.ndarray,
+        target: int,
+        exclude: np.ndarray | None = None,
+    ):
+        self._check_fitted()
+        history = np.asarray(history, dtype=np.int64).reshape(-1)
+        self._check_items(np.append(history, target))
+        if int(target) in set(history.tolist()):
+            raise ValueError(
+                f"Target item {int(target)} is already in the history of user {user}; an explanation of "
+                "recommending a seen item is undefined. Pick a target outside the history."
+            )
+        exclude = history if exclude is None else np.asarray(exclude, dtype=np.int64)
+        if granularity == "history":
+            used = history[-self.max_history :]
+            labels = [self.item_labels_[i] for i in used]
+            return HistoryTask(
+                user=user,
+                target=target,
+                history=used,
+                labels=labels,
+                item_emb=self.item_emb_,
+                user_fn=self._user_fn,
+                exclude=exclude,
+            )
+        if granularity == "tokens":
+            u = self.user_vectors([history])[0]
+            with torch.no_grad():
+                others = cosine(u.unsqueeze(0), self.item_emb_)[0]
+            return TokenTask(
+                user=user,
+                target=target,
+                text=self.item_texts_[target],
+                tokenizer=self.encoder_.tokenizer,
+                max_length=self.encoder_.max_length,
+                item_fn=self._item_fn,
+                embedding_layer=self.encoder_.word_embeddings,
+                user_vector=u,
+                other_scores=others,
+                exclude=exclude,
+            )
+        raise ValueError(
+            f"Unknown granularity {granularity!r}; expected one of {self.explainable_granularities}."
+        )
+
+    def randomized(self, seed: int) -> TextRecommender:
+        """A copy with the encoder and the learned head re-initialised, item embeddings re-encoded."""
+        self._check_fitted()
+        clone = copy.deepcopy(self)
+        clone.encoder_.reinitialize(seed)
+        clone._reinitialize_learned(seed)
+        clone.item_emb_ = clone.encode_items()
+        return clone
+
+    def _fitted_config(self) -> dict[str, Any]:
+        return {"item_texts": self.item_texts_, "item_labels": self.item_labels_, "n_users": self.n_users_}

@@ -1,0 +1,93 @@
+"""The learned parts of the two-tower model on top of the encoder: the item projection and the
+user tower (attention pooling over weighted history items, with a learned empty-history slot).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResidualMLP(nn.Module):
+    """``x + W2 gelu(W1 x)`` with ``W2 = 0`` at initialisation: starts as the identity, so training
+    begins from the pretrained encoder's geometry."""
+
+    def __init__(self, dim: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = hidden or dim
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.fc1.reset_parameters()
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(F.gelu(self.fc1(x)))
+
+
+class UserTower(nn.Module):
+    """Attention pooling over the embeddings of the last ``max_history`` items, then an MLP.
+
+    Item ``i`` (weight ``w_i`` in [0, 1]) gets attention ``α_i = w_i exp(s_i) / Z`` with
+    ``s_i = q·K e_i / sqrt(D) + b[position from the end]`` and ``Z = exp(s_null) + Σ_j w_j exp(s_j)``:
+    an item with ``w_i = 0`` contributes nothing to ``Z`` nor to the pooled vector (truly absent),
+    and gradients with respect to ``w`` exist everywhere. A learned "null" slot (value ``v_null``,
+    logit ``s_null``) is always present, so an empty history (all weights 0) gives ``v_null``.
+    """
+
+    def __init__(self, dim: int, max_history: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.max_history = max_history
+        self.key = nn.Linear(dim, dim, bias=False)
+        self.query = nn.Parameter(torch.zeros(dim))
+        self.position_bias = nn.Parameter(torch.zeros(max_history))
+        self.null_value = nn.Parameter(torch.zeros(dim))
+        self.null_logit = nn.Parameter(torch.zeros(()))
+        self.mlp = ResidualMLP(dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.eye_(self.key.weight)
+        nn.init.normal_(self.query, std=1.0 / math.sqrt(self.dim))
+        nn.init.zeros_(self.position_bias)
+        nn.init.normal_(self.null_value, std=1.0 / math.sqrt(self.dim))
+        nn.init.constant_(self.null_logit, -2.0)
+        self.mlp.reset_parameters()
+
+    def forward(self, items: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``items [B, L, D]`` (right-aligned: the last slot is the most recent item), ``weights [B, L]``
+        -> ``(user vectors [B, D], attention over the L slots [B, L])``."""
+        b, length, _ = items.shape
+        if length > self.max_history:
+            raise ValueError(f"The user tower takes at most {self.max_history} history items; got {length}.")
+        pos = self.position_bias[self.max_history - length :]  # slot L-1 is the most recent
+        s = (self.key(items) @ self.query) / math.sqrt(self.dim) + pos  # [B, L]
+        s_null = self.null_logit.expand(b, 1)
+        # subtracting the max (over all slots, weighted or not) keeps exp() finite; it cancels in α
+        m = torch.cat([s, s_null], dim=1).max(dim=1, keepdim=True).values.detach()
+        e = weights.to(s.dtype) * torch.exp(s - m)
+        e_null = torch.exp(s_null - m)
+        z = e.sum(dim=1, keepdim=True) + e_null
+        alpha = e / z
+        pooled = (alpha.unsqueeze(-1) * items).sum(dim=1) + (e_null / z) * self.null_value
+        return self.mlp(pooled), alpha
+
+
+class TwoTowerHead(nn.Module):
+    """Item projection and user tower: everything the two-tower model learns besides the encoder."""
+
+    def __init__(self, dim: int, max_history: int) -> None:
+        super().__init__()
+        self.item_proj = ResidualMLP(dim)
+        self.user_tower = UserTower(dim, max_history)
+
+    def reset_parameters(self) -> None:
+        self.item_proj.reset_parameters()
+        self.user_tower.reset_parameters()

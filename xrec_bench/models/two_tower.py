@@ -1,0 +1,121 @@
+"""The reference model: a BERT two-tower recommender, ``s(u, c) = cos(user(u), item(c))``.
+
+Item tower: encoder -> masked mean pooling -> residual projection MLP (identity at start).
+User tower: attention pooling over the item vectors of the last ``max_history`` history items,
+each with a weight in [0, 1] (0 = absent), plus a learned empty-history slot; then an MLP
+(:class:`~xrec_bench.models.towers.UserTower`). Training is in :mod:`xrec_bench.models.training`.
+
+After ``fit`` every item vector is cached (``item_emb_``), so scoring and history-level
+explanations never run the encoder; the model lives on the CPU after training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from xrec_bench.models.encoder import TextEncoder
+from xrec_bench.models.ranking import resolve_device
+from xrec_bench.models.text_base import TextRecommender, item_labels
+from xrec_bench.models.towers import TwoTowerHead
+
+DEFAULTS: dict[str, Any] = {
+    "encoder": None,  # Hugging Face name or local folder; None = all-MiniLM-L6-v2 (offline package)
+    "max_length": 32,  # tokens per item text (with specials)
+    "max_history": 50,  # history items the user tower reads
+    "train_layers": "auto",  # top encoder layers that train: 0 = frozen; "auto" = 1 on CPU, all on CUDA
+    "negatives": "catalogue",  # softmax over "catalogue" (all items) or "in-batch" targets
+    "temperature": 0.05,
+    "batch_size": 128,
+    "grad_accum": 1,
+    "lr": 1e-3,  # projection and user tower
+    "encoder_lr": 5e-5,  # trainable encoder layers
+    "weight_decay": 0.01,
+    "warmup": 0.1,  # fraction of the planned steps
+    "max_epochs": "auto",  # "auto" = 8 on CPU, 30 on CUDA
+    "max_steps": None,  # hard bound on optimizer steps (None: max_epochs bounds)
+    "patience": 2,  # epochs without validation NDCG@10 gain before stopping
+    "positions_per_user": 16,  # prefix->next pairs sampled per user and epoch (None: all)
+    "valid_users": 2000,  # validation cases used for early stopping (None: all)
+    "device": "auto",
+}
+
+
+class BertTwoTower(TextRecommender):
+    name = "bert-two-tower"
+    #: bump when a change to this code changes what a checkpoint contains or means
+    version: ClassVar[str] = "1"
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"Unknown parameter(s) {unknown} for {self.name}; known: {sorted(DEFAULTS)}.")
+        super().__init__(**{**DEFAULTS, **params})
+
+    @classmethod
+    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Parameters with ``"auto"`` values made concrete for this machine (what the cache key hashes)."""
+        p = {**DEFAULTS, **(params or {})}
+        cuda = resolve_device(p["device"]).type == "cuda"
+        if p["train_layers"] == "auto":
+            p["train_layers"] = "all" if cuda else 1
+        if p["max_epochs"] == "auto":
+            p["max_epochs"] = 30 if cuda else 8
+        return p
+
+    # ---- fitting ----------------------------------------------------------------------------------
+    def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> BertTwoTower:
+        from xrec_bench.models.training import train_two_tower
+
+        self.params = self.resolve_params(self.params)
+        torch.manual_seed(seed)
+        self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
+        self.training_log_ = train_two_tower(self, split, seed=seed, progress=progress)
+        self.item_emb_ = self.encode_items(progress=progress)
+        return self
+
+    def _build(self, n_users: int, texts: list[str], labels: list[str]) -> None:
+        self.encoder_ = TextEncoder.from_pretrained(
+            self.params["encoder"], max_length=self.params["max_length"]
+        )
+        self.head_ = TwoTowerHead(self.encoder_.hidden_size, int(self.params["max_history"]))
+        self.item_texts_ = list(texts)
+        self.item_labels_ = list(labels)
+        self.n_users_ = int(n_users)
+
+    # ---- the towers -------------------------------------------------------------------------------
+    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head_.item_proj(self.encoder_(input_ids, attention_mask))
+
+    def _user_fn(self, items: torch.Tensor, weights: torch.Tensor):
+        return self.head_.user_tower(items, weights)
+
+    def _reinitialize_learned(self, seed: int) -> None:
+        torch.manual_seed(seed)
+        for module in self.head_.modules():
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()  # random, not the identity start: a truly random head
+        tower = self.head_.user_tower
+        for p in (tower.query, tower.position_bias, tower.null_value):
+            nn.init.normal_(p, std=1.0)
+
+    # ---- checkpoint -------------------------------------------------------------------------------
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"head.{k}": v for k, v in self.head_.state_dict().items()}
+        tensors.update({f"encoder.{k}": v for k, v in self.encoder_.model.state_dict().items()})
+        tensors["item_emb"] = self.item_emb_
+        return tensors
+
+    def _restore(self, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        self._build(fitted["n_users"], fitted["item_texts"], fitted["item_labels"])
+        self.head_.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+        self.encoder_.model.load_state_dict(
+            {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        )
+        self.item_emb_ = tensors["item_emb"]
+        self.training_log_ = fitted.get("training_log", [])
+
+    def _fitted_config(self) -> dict[str, Any]:
+        return {**super()._fitted_config(), "training_log": getattr(self, "training_log_", [])}
