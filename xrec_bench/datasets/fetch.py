@@ -84,6 +84,21 @@ def known_checksums(files: Iterable[ResolvedFile]) -> dict[str, tuple[str, bool]
     return out
 
 
+def describe_checksums(files: Iterable[ResolvedFile]) -> list[dict[str, object]]:
+    """For ``datasets info``: each source file or member with its URLs, sha256 and status
+    (``pinned``, ``recorded, not pinned`` or ``not pinned, recorded on first download``)."""
+    out: list[dict[str, object]] = []
+    for f in files:
+        record = _read_record(raw_dir() / f.cache_path)
+        for source, _, pinned_hash, member in _entries(f):
+            recorded = record.get("members", {}).get(member) if member else record.get("sha256")
+            status = "pinned" if pinned_hash else "recorded, not pinned" if recorded else (
+                "not pinned, recorded on first download"
+            )
+            out.append({"file": source, "urls": list(f.urls), "sha256": pinned_hash or recorded, "status": status})
+    return out
+
+
 def fetch_files(
     files: Iterable[ResolvedFile], *, mirror: str | None = None, progress: bool = True
 ) -> list[FetchedFile]:

@@ -100,6 +100,8 @@ def preprocess(dataset: Dataset, options: Mapping[str, Any]) -> Dataset:
         )
     dataset = _reindex(replace(dataset, interactions=inter.reset_index(drop=True)), keep_impression_items=kcore == 0)
     stats.update(interactions=len(dataset.interactions), users=dataset.n_users, items=dataset.n_items)
+    if dataset.impressions is not None:
+        stats["impressions"] = len(dataset.impressions)
     return replace(dataset, stats=stats, options=dict(options))
 
 
