@@ -1,0 +1,59 @@
+"""``xrec-bench run``: run a benchmark suite end to end into a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xrec_bench.cli import CliError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run a benchmark suite (cached: a re-run computes only what changed)",
+        description="Run a suite's grid (dataset x model x explainer x granularity x seed) and write per-cell "
+        "results and a run record. Interrupted runs resume from their finished cells.",
+    )
+    p.add_argument("--suite", required=True, help="a shipped suite name (quick, standard) or a path to a .toml file")
+    p.add_argument("--out", default=None, help="results folder (default: runs/<suite>)")
+    p.add_argument("--executor", default="in-process", choices=["in-process", "process"],
+                   help="run cells in this process (default) or in a process pool")
+    p.add_argument("--workers", type=int, default=2, help="process-pool size (with --executor process)")
+    p.add_argument("--users", type=int, default=None, metavar="N",
+                   help="sample at most N users per granularity (smoke runs; recorded, and such runs do not merge "
+                   "with full ones)")
+    p.add_argument("--retry-failed", action="store_true", help="recompute cells that failed in an earlier run")
+    p.add_argument("--check", action="store_true", help="validate the suite and print its grid; run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from xrec_bench.harness.executor import get_executor
+    from xrec_bench.harness.runner import run_suite
+    from xrec_bench.harness.stages import RealStages
+    from xrec_bench.harness.suite import SuiteError, load_suite
+    from xrec_bench.harness.summary import summarize
+
+    try:
+        suite = load_suite(args.suite)
+        suite = suite.with_users(args.users)
+        executor = get_executor(args.executor, workers=args.workers)
+    except (SuiteError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.check:
+        print(f"suite {suite.name} v{suite.version} ({suite.content_hash[:12]}) is valid: "
+              f"{len(suite.datasets)} dataset(s) x {len(suite.models)} model(s) x {len(suite.explainers)} explainer(s) "
+              f"x {len(suite.granularities)} granularit{'ies' if len(suite.granularities) > 1 else 'y'} x "
+              f"{len(suite.seeds)} seed(s); users {suite.users}")
+        return 0
+    out = args.out or f"runs/{suite.name}"
+    result = run_suite(suite, out, stages=RealStages(progress=not args.no_progress), executor=executor,
+                       retry_failed=args.retry_failed, progress=not args.no_progress, users_override=args.users)
+    print(summarize(result.record))
+    print(f"run record: {result.record_path}")
+    if result.record["counts"]["failed"]:
+        print(f"{result.record['counts']['failed']} cell(s) failed (see above); exit status 1", file=sys.stderr)
+        return 1
+    return 0

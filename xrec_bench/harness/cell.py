@@ -1,0 +1,211 @@
+"""One cell of the grid: a job description, its execution under a per-cell lock, and its outcome.
+
+A cell is either an *accuracy* cell (dataset x model x seed: the model's ranking accuracy) or an
+*explainer* cell (dataset x model x explainer x granularity x seed: explanations and their metric
+values). An exception or an all-NaN result makes the cell ``failed`` with the reason recorded;
+``KeyboardInterrupt``/``SystemExit`` are not failures: they stop the run and the cell stays absent,
+to be computed by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrec_bench.harness.cache import CellCache, cache_key
+from xrec_bench.harness.record import SCHEMA_VERSION, CellRecord, clean_floats, now_iso
+from xrec_bench.harness.stages import CellOutput, LoadedData, Stages, TrainedModel
+from xrec_bench.harness.suite import ComponentSpec, DatasetSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellJob:
+    kind: str  # "accuracy" | "explainer"
+    key: dict[str, Any]
+    digest: str
+    path: str
+    cache_root: str
+    dataset: DatasetSpec
+    model: ComponentSpec
+    train_seed: int
+    explainer: ComponentSpec | None = None
+    granularity: str = "-"
+    cell_seed: int = 0
+    users_seed: int = 0
+    n_users: int = 0
+    ks: tuple[int, ...] = (10, 20)
+    metrics: tuple[str, ...] | None = None
+    metric_options: dict[str, Any] = field(default_factory=dict)
+    targets: str = "test-item"
+    retry_failed: bool = False
+
+    @property
+    def model_key(self) -> str:
+        return cache_key([self.dataset.as_dict(), self.model.as_dict(), self.train_seed])
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    key: dict[str, Any]
+    kind: str
+    status: str
+    reason: str
+    cached: bool
+    elapsed_s: float
+    path: str
+
+
+class WorkerContext:
+    """Stages plus what one process has loaded: datasets and trained models (a few, LRU)."""
+
+    def __init__(self, stages: Stages, *, max_models: int = 3) -> None:
+        self.stages = stages
+        self._data: dict[str, LoadedData] = {}
+        self._models: OrderedDict[str, TrainedModel] = OrderedDict()
+        self._max_models = max_models
+
+    def data(self, spec: DatasetSpec) -> LoadedData:
+        key = cache_key(spec.as_dict())
+        if key not in self._data:
+            self._data[key] = self.stages.load(spec)
+        return self._data[key]
+
+    def model(self, job: CellJob) -> TrainedModel:
+        key = job.model_key
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        trained = self.stages.train(self.data(job.dataset), job.model, seed=job.train_seed)
+        self._models[key] = trained
+        while len(self._models) > self._max_models:
+            self._models.popitem(last=False)
+        return trained
+
+
+def execute_cell(job: CellJob, context: WorkerContext) -> CellOutcome:
+    """Run one cell unless a finished copy is cached; store it atomically under a per-cell lock."""
+    cache = CellCache(job.cache_root)
+    start = time.perf_counter()
+    with cache.lock(job.digest):
+        existing = cache.load(_path(job))
+        if existing is not None and existing.get("cache_key") == job.digest and not (
+            job.retry_failed and existing.get("status") == "failed"
+        ):
+            return _outcome(job, existing, cached=True, elapsed=time.perf_counter() - start)
+        record = compute_cell(job, context)
+        cache.store(_path(job), record)
+    return _outcome(job, record, cached=False, elapsed=record["elapsed_s"])
+
+
+def _path(job: CellJob) -> Path:
+    return Path(job.path)
+
+
+def _outcome(job: CellJob, record: dict[str, Any], *, cached: bool, elapsed: float) -> CellOutcome:
+    return CellOutcome(job.key, job.kind, record["status"], record.get("reason", ""), cached, elapsed, job.path)
+
+
+def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
+    stages = context.stages
+    start = time.perf_counter()
+    record: CellRecord = {
+        "schema_version": SCHEMA_VERSION, "kind": job.kind, "key": job.key, "cache_key": job.digest,
+        "cell_seed": job.cell_seed, "status": "ok", "reason": "", "warnings": [], "skipped": [],
+        "users": [], "targets": [], "metrics": {}, "curves": {}, "curves_per_user": {}, "metric_specs": {},
+    }
+    try:
+        if job.explainer is not None:
+            supported, why = stages.supports(job.explainer, job.granularity)
+            if not supported:
+                record.update(status="skipped", reason=why)
+                return _finish(record, start)
+        data = context.data(job.dataset)
+        record["dataset_fingerprint"] = data.fingerprint
+        trained = context.model(job)
+        record["model_revision"] = trained.revision
+        if job.kind == "accuracy":
+            out = stages.accuracy(data, trained, ks=job.ks)
+        else:
+            requests = stages.requests(data, trained, job.granularity, n_users=job.n_users, seed=job.users_seed,
+                                       targets=job.targets)
+            out = stages.explain(data, trained, job.explainer, requests, granularity=job.granularity,
+                                 seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
+        _fill(record, out, stages)
+        status, reason, warnings = judge(out, strict=job.kind == "accuracy")
+        record.update(status=status, reason=reason, warnings=warnings)
+    except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the suite goes on
+        log.warning("cell %s failed: %s: %s", _label(job.key), type(exc).__name__, exc)
+        log.debug("%s", traceback.format_exc())
+        tail = traceback.format_exc(limit=-3).strip().splitlines()
+        record.update(status="failed", reason=f"{type(exc).__name__}: {exc}", traceback=tail[-12:])
+    return _finish(record, start)
+
+
+def _finish(record: CellRecord, start: float) -> CellRecord:
+    record["elapsed_s"] = round(time.perf_counter() - start, 4)
+    record["finished"] = now_iso()
+    record["host_pid"] = f"{socket.gethostname()}:{os.getpid()}"
+    return record
+
+
+def _fill(record: CellRecord, out: CellOutput, stages: Stages) -> None:
+    n = len(out.users)
+    for name, values in out.metrics.items():
+        if np.asarray(values).shape != (n,):
+            raise ValueError(f"metric {name!r} has {np.asarray(values).shape} values for {n} users; expected ({n},)")
+    record["users"] = [int(u) for u in out.users]
+    record["targets"] = [int(t) for t in out.targets]
+    record["metrics"] = clean_floats({k: np.asarray(v, dtype=np.float64) for k, v in sorted(out.metrics.items())})
+    record["curves_per_user"] = clean_floats({k: np.asarray(v, dtype=np.float64) for k, v in sorted(out.curves.items())})
+    record["curves"] = clean_floats({k: _nanmean_rows(np.asarray(v, dtype=np.float64)) for k, v in sorted(out.curves.items())})
+    record["skipped"] = [[int(u), str(r)] for u, r in out.skipped]
+    record["metric_specs"] = {name: stages.metric_spec(name) for name in sorted(out.metrics)}
+
+
+def _nanmean_rows(curves: np.ndarray) -> np.ndarray:
+    if curves.ndim != 2 or curves.shape[0] == 0:
+        return np.array([])
+    finite = np.isfinite(curves)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, curves, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def judge(out: CellOutput, *, strict: bool) -> tuple[str, str, list[str]]:
+    """``(status, reason, warnings)`` of a computed cell: NaN everywhere (or, if ``strict``, anywhere) fails."""
+    if not out.metrics or len(out.users) == 0:
+        return "failed", "no metric values were produced (no users, or no metrics)", []
+    all_nan = [k for k, v in out.metrics.items() if not np.isfinite(np.asarray(v, dtype=float)).any()]
+    some_nan = {k: int((~np.isfinite(np.asarray(v, dtype=float))).sum()) for k, v in out.metrics.items()}
+    if len(all_nan) == len(out.metrics):
+        reasons = sorted({r for _, r in out.skipped})[:3]
+        extra = f" (skips: {'; '.join(reasons)})" if reasons else ""
+        return "failed", f"every metric value is NaN for all {len(out.users)} users{extra}", []
+    if strict and any(some_nan.values()):
+        bad = {k: v for k, v in some_nan.items() if v}
+        return "failed", f"non-finite values (count per metric): {bad}", []
+    warnings = [f"metric {k!r} is NaN for every user" for k in sorted(all_nan)]
+    if out.skipped:
+        warnings.append(f"{len(out.skipped)} of {len(out.users)} requests skipped")
+    return "ok", "", warnings
+
+
+def _label(key: dict[str, Any]) -> str:
+    return "/".join(str(key[k]) for k in ("dataset", "model", "granularity", "explainer", "seed"))
+
+
+def finite_mean(values: list[float | None]) -> float:
+    xs = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(xs) / len(xs) if xs else float("nan")

@@ -1,0 +1,86 @@
+"""Where cells run: in this process (default) or in a pool of worker processes.
+
+The runner hands an executor a list of independent cell jobs and reads outcomes as they finish;
+it never asks which executor it has. A distributed engine plugs in as another :class:`Executor`
+whose workers call :func:`xrec_bench.harness.cell.execute_cell` (each worker writes its finished
+cells into the shared results folder itself, so a crashed runner loses nothing finished).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from xrec_bench.harness.cell import CellJob, CellOutcome, WorkerContext, execute_cell
+from xrec_bench.harness.stages import Stages
+from xrec_bench.registry import Registry
+
+EXECUTORS: Registry[type[Executor]] = Registry("executor")
+
+
+class Executor(ABC):
+    name = ""
+
+    def __init__(self, *, workers: int = 1) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an int >= 1. Got {workers!r} instead.")
+        self.workers = workers
+
+    @abstractmethod
+    def run(self, jobs: Sequence[CellJob], context: WorkerContext) -> Iterator[CellOutcome]:
+        """Execute ``jobs``, yielding each outcome as it finishes (in any order)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.name, "workers": self.workers}
+
+
+@EXECUTORS.register("in-process")
+class InProcessExecutor(Executor):
+    """One cell after another in this process, sharing the context's loaded datasets and models."""
+
+    name = "in-process"
+
+    def run(self, jobs, context):
+        for job in jobs:
+            yield execute_cell(job, context)
+
+
+_WORKER: WorkerContext | None = None
+
+
+def _init_worker(stages: Stages) -> None:
+    global _WORKER
+    _WORKER = WorkerContext(stages)
+
+
+def _pool_execute(job: CellJob) -> CellOutcome:
+    assert _WORKER is not None, "worker not initialised"  # internal invariant, not user input
+    return execute_cell(job, _WORKER)
+
+
+@EXECUTORS.register("process")
+class ProcessPoolExecutor(Executor):
+    """A pool of ``workers`` processes (``spawn``: no torch/OpenMP state is forked). Each worker loads a
+    dataset or model once (from the stages' caches) and keeps it for the cells that follow."""
+
+    name = "process"
+
+    def run(self, jobs, context):
+        if not jobs:
+            return
+        ctx = multiprocessing.get_context("spawn")
+        pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(context.stages,))
+        try:
+            futures = [pool.submit(_pool_execute, job) for job in jobs]
+            for future in cf.as_completed(futures):
+                yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def get_executor(name: str, *, workers: int = 1) -> Executor:
+    return EXECUTORS.get(name)(workers=workers)

@@ -1,0 +1,187 @@
+"""The stages a suite runs through, behind one small interface so the runner can be tested with
+fake stages (:mod:`xrec_bench.harness.fake`) and the real pipeline plugged in unchanged.
+
+Each stage caches its own work: datasets are cached by the datasets layer, trained models by
+``fit_or_load`` (content-addressed), and the runner caches each cell's explanations and metric
+values (:mod:`xrec_bench.harness.cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xrec_bench.harness.record import MetricSpecRecord, environment, reference_workload
+from xrec_bench.harness.suite import ComponentSpec, DatasetSpec
+from xrec_bench.seeding import rng
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A prepared dataset and its split. ``fingerprint`` names its content (cache keys use it)."""
+
+    fingerprint: str
+    checksums: dict[str, str]
+    summary: dict[str, Any]
+    dataset: Any = None
+    split: Any = None
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    model: Any
+    revision: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CellOutput:
+    """Per-user values of one cell, aligned with ``users``/``targets`` (NaN where not measured)."""
+
+    users: list[int]
+    targets: list[int]
+    metrics: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n_users, n_points]
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Stages(ABC):
+    """What the runner needs from the pipeline. Instances must be picklable (process pools)."""
+
+    @abstractmethod
+    def load(self, spec: DatasetSpec) -> LoadedData: ...
+
+    @abstractmethod
+    def train(self, data: LoadedData, model: ComponentSpec, *, seed: int) -> TrainedModel: ...
+
+    @abstractmethod
+    def accuracy(self, data: LoadedData, trained: TrainedModel, *, ks: Sequence[int]) -> CellOutput: ...
+
+    @abstractmethod
+    def requests(self, data: LoadedData, trained: TrainedModel, granularity: str, *, n_users: int, seed: int,
+                 targets: str) -> list[Any]:
+        """The (user, target) requests to explain: objects with ``.user`` and ``.target``."""
+
+    @abstractmethod
+    def supports(self, explainer: ComponentSpec, granularity: str) -> tuple[bool, str]: ...
+
+    @abstractmethod
+    def explain(self, data: LoadedData, trained: TrainedModel, explainer: ComponentSpec, requests: list[Any], *,
+                granularity: str, seed: int, metrics: Sequence[str] | None,
+                metric_options: dict[str, Any]) -> CellOutput: ...
+
+    @abstractmethod
+    def metric_spec(self, name: str) -> MetricSpecRecord: ...
+
+    def reference_workload(self) -> dict[str, Any]:
+        return reference_workload()
+
+    def environment(self) -> dict[str, Any]:
+        return environment()
+
+
+def sample_cases(n_cases: int, n_users: int, seed: int) -> np.ndarray:
+    """Indices of ``n_users`` of ``n_cases`` evaluation cases, sorted; all of them when fewer."""
+    if n_users >= n_cases:
+        return np.arange(n_cases)
+    return np.sort(rng(seed).choice(n_cases, size=n_users, replace=False))
+
+
+class RealStages(Stages):
+    """The xrec-bench pipeline: datasets -> models -> explainers -> metrics."""
+
+    def __init__(self, *, progress: bool = False) -> None:
+        self.progress = progress
+
+    def load(self, spec: DatasetSpec) -> LoadedData:
+        from xrec_bench.datasets import load_dataset, make_split
+
+        dataset = load_dataset(spec.name, progress=self.progress, **spec.options)
+        split = make_split(dataset, spec.split, **spec.split_options)
+        summary = {"n_users": dataset.n_users, "n_items": dataset.n_items,
+                   "n_interactions": int(len(dataset.interactions)), "version": dataset.version,
+                   "n_test_cases": len(split.cases("test"))}
+        return LoadedData(dataset.fingerprint, dict(dataset.checksums), summary, dataset, split)
+
+    def train(self, data: LoadedData, model: ComponentSpec, *, seed: int) -> TrainedModel:
+        from xrec_bench.models import fit_or_load
+
+        fitted = fit_or_load(data.dataset, data.split, model.name, params=dict(model.params), seed=seed,
+                             progress=self.progress)
+        return TrainedModel(fitted, _revision(fitted, model))
+
+    def accuracy(self, data: LoadedData, trained: TrainedModel, *, ks: Sequence[int]) -> CellOutput:
+        from xrec_bench.metrics.accuracy import evaluate_ranking
+
+        cases = data.split.cases("test")
+        values = evaluate_ranking(trained.model, cases, ks=tuple(ks))
+        return CellOutput(
+            users=[int(u) for u in cases.users],
+            targets=[int(t[0]) if len(t) else -1 for t in cases.targets],
+            metrics={k: np.asarray(v, dtype=np.float64) for k, v in values.items()},
+        )
+
+    def requests(self, data, trained, granularity, *, n_users, seed, targets):
+        from xrec_bench.explainers.base import Request
+
+        cases = data.split.cases("test")
+        picked = sample_cases(len(cases), n_users, seed)
+        histories = [np.asarray(cases.histories[i], dtype=np.int64) for i in picked]
+        users = np.asarray([cases.users[i] for i in picked], dtype=np.int64)
+        if targets == "test-item":
+            chosen = [int(cases.targets[i][0]) for i in picked]
+        else:  # the model's own top recommendation, history masked out
+            chosen = trained.model.recommend(users, histories, 1, exclude=histories)[:, 0].tolist()
+        return [Request(user=int(u), target=int(t), history=h, exclude=h) for u, t, h in zip(users, chosen, histories, strict=True)]
+
+    def supports(self, explainer: ComponentSpec, granularity: str) -> tuple[bool, str]:
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return EXPLAINERS.get(explainer.name).supports(granularity)
+
+    def explain(self, data, trained, explainer, requests, *, granularity, seed, metrics, metric_options):
+        from xrec_bench.explainers.base import get_explainer
+        from xrec_bench.metrics import evaluate_explainer
+
+        method = get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+        kwargs: dict[str, Any] = {}
+        if metric_options:
+            from xrec_bench.metrics.config import EvalConfig
+
+            kwargs["config"] = EvalConfig(**metric_options)
+        result = evaluate_explainer(trained.model, method, requests, granularity=granularity, seed=seed,
+                                    metrics=list(metrics) if metrics else None,
+                                    ground_truth=data.dataset.ground_truth, **kwargs)
+        return CellOutput(
+            users=[int(r.user) for r in requests],
+            targets=[int(r.target) for r in requests],
+            metrics={k: np.asarray(v, dtype=np.float64) for k, v in result.per_user.items()},
+            curves={k: np.asarray(v, dtype=np.float64) for k, v in result.curves.items()},
+            skipped=[(int(u), str(reason)) for u, reason in result.skipped],
+        )
+
+    def metric_spec(self, name: str) -> MetricSpecRecord:
+        from xrec_bench.metrics.base import spec
+
+        s = spec(name)
+        return {"higher_is_better": bool(s.higher_is_better), "group": s.group, "description": s.description,
+                "granularity": s.granularity}
+
+
+def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:
+    """What identifies a trained model: its checkpoint hash and encoder when it has them, else its params."""
+    revision: dict[str, Any] = {"name": spec.name}
+    for attr in ("checkpoint_hash", "revision", "config_hash", "encoder_name"):
+        value = getattr(model, attr, None)
+        if isinstance(value, (str, int, float)):
+            revision[attr] = value
+    params = getattr(model, "params", spec.params)
+    revision.setdefault("params_hash", hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+                        .hexdigest()[:16])
+    return revision

@@ -1,0 +1,464 @@
+"""Suites as data: a TOML file declares a benchmark (datasets, models, explainers, metrics, users,
+seeds), carries a version, and is validated in full before anything is downloaded or trained.
+
+A suite's *content hash* is the sha256 of its parsed content (comments and layout do not count).
+``benchmarks/suites/versions.lock`` maps every released ``(name, version)`` to its content hash; a
+test fails when a suite's content changed but its version did not ("any change that can move a
+number bumps the suite version; old versions are never edited").
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from xrec_bench.paths import shipped_dir
+
+GRANULARITIES = ("history", "tokens")
+SPLIT_STRATEGIES = ("leave-last-out", "temporal")
+#: the item each request explains: the user's held-out test item, or the model's top recommendation
+TARGETS = ("test-item", "top-recommendation")
+MAX_USERS = 1_000_000
+
+_TOP_KEYS = {
+    "name": "the suite's name (str)",
+    "version": "an int >= 1, bumped on any change that can move a number",
+    "description": "one line (str)",
+    "seed": "the suite seed (int >= 0); every cell derives its own seed from it",
+    "seeds": "replicate seeds (list of distinct ints >= 0)",
+    "granularities": f"a list from {list(GRANULARITIES)}",
+    "metrics": "'all' or a list of metric names",
+    "accuracy_ks": "cut-offs for the accuracy metrics (list of ints >= 1)",
+    "users": "users sampled per granularity: a table {granularity = int}",
+    "datasets": "an array of tables [[datasets]]",
+    "models": "the explained models: an array of tables [[models]]",
+    "baselines": "models shown for accuracy context only: an array of tables [[baselines]]",
+    "explainers": "names, or tables {name = ..., params = {...}}",
+    "targets": f"what is explained: one of {list(TARGETS)}",
+    "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig)",
+}
+_DATASET_KEYS = {"name", "label", "options", "split", "split_options"}
+_MODEL_KEYS = {"name", "label", "params"}
+_EXPLAINER_KEYS = {"name", "label", "params"}
+
+
+class SuiteError(ValueError):
+    """A suite file that is not valid. The message lists every problem found, one per line."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    label: str
+    options: dict[str, Any] = field(default_factory=dict)
+    split: str = "leave-last-out"
+    split_options: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "options": self.options, "split": self.split,
+                "split_options": self.split_options}
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A model or an explainer: registry ``name``, a ``label`` unique in the suite, and ``params``."""
+
+    name: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "params": self.params}
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: int
+    description: str
+    seed: int
+    seeds: tuple[int, ...]
+    granularities: tuple[str, ...]
+    metrics: tuple[str, ...] | None  # None: every metric the metrics layer declares
+    accuracy_ks: tuple[int, ...]
+    users: dict[str, int]
+    datasets: tuple[DatasetSpec, ...]
+    models: tuple[ComponentSpec, ...]
+    baselines: tuple[ComponentSpec, ...]
+    explainers: tuple[ComponentSpec, ...]
+    content_hash: str
+    targets: str = "test-item"
+    metric_options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def with_users(self, n: int | None) -> Suite:
+        """A copy sampling at most ``n`` users per granularity (smoke runs); the content hash is kept."""
+        if n is None:
+            return self
+        if not isinstance(n, int) or n < 1:
+            raise SuiteError(f"The users override must be an int >= 1. Got {n!r} instead.")
+        users = {g: min(v, n) for g, v in self.users.items()}
+        return Suite(**{**self.__dict__, "users": users})
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The names a suite may use. The default resolves them against the real registries; tests pass
+    a small catalog of their own."""
+
+    datasets: Callable[[], Collection[str]]
+    models: Callable[[], Collection[str]]
+    explainers: Callable[[], Collection[str]]
+    metrics: Callable[[], Collection[str]]
+    #: the class behind a model/explainer name (to check params and granularities), or None
+    model_class: Callable[[str], Any] = lambda name: None
+    explainer_class: Callable[[str], Any] = lambda name: None
+    #: the granularity a metric applies to (None: both)
+    metric_granularity: Callable[[str], str | None] = lambda name: None
+
+
+def registry_catalog() -> Catalog:
+    """The catalog of the installed package (imports the layers' registries)."""
+
+    def datasets():
+        from xrec_bench.datasets import list_datasets
+
+        return list_datasets()
+
+    def models():
+        import xrec_bench.models  # noqa: F401  (registers the built-in models)
+        from xrec_bench.models.base import MODELS
+
+        return MODELS.names()
+
+    def explainers():
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return EXPLAINERS.names()
+
+    def metrics():
+        import xrec_bench.metrics  # noqa: F401
+        from xrec_bench.metrics.base import METRICS
+
+        return METRICS.names()
+
+    def model_class(name):
+        from xrec_bench.models.base import MODELS
+
+        return MODELS.get(name)
+
+    def explainer_class(name):
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return EXPLAINERS.get(name)
+
+    def metric_granularity(name):
+        from xrec_bench.metrics.base import spec
+
+        return spec(name).granularity
+
+    return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity)
+
+
+def content_hash(raw: Mapping[str, Any]) -> str:
+    """sha256 of the parsed suite content (canonical JSON): comments and layout do not change it."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """A shipped suite name (``quick``) or a path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise SuiteError(f"Suite file {path} does not exist.")
+        return path
+    shipped = shipped_dir("suites")
+    candidate = shipped / f"{name_or_path}.toml"
+    if candidate.is_file():
+        return candidate
+    known = sorted(p.stem for p in shipped.glob("*.toml"))
+    close = difflib.get_close_matches(str(name_or_path), known, n=2, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise SuiteError(f"Unknown suite {str(name_or_path)!r}.{hint} Shipped suites: {', '.join(known)}; or pass a path to a .toml file.")
+
+
+def load_suite(name_or_path: str | Path, *, catalog: Catalog | None = None) -> Suite:
+    """Read and validate a suite (every problem reported at once, before any download or training)."""
+    path = suite_path(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path} is not valid TOML: {exc}") from None
+    return parse_suite(raw, catalog=catalog, source=str(path))
+
+
+def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, source: str = "<suite>") -> Suite:
+    errors: list[str] = []
+    checker = _Checker(errors)
+    catalog = catalog if catalog is not None else registry_catalog()
+
+    checker.unknown_keys(raw, _TOP_KEYS, "the suite")
+    name = checker.typed(raw, "name", str, "the suite")
+    version = checker.int_in(raw, "version", 1, None, "the suite")
+    description = raw.get("description", "")
+    seed = checker.int_in(raw, "seed", 0, 2**32 - 1, "the suite")
+    seeds = checker.int_list(raw, "seeds", 0, 2**32 - 1, "the suite", distinct=True)
+    granularities = checker.choice_list(raw, "granularities", GRANULARITIES, "the suite")
+    ks = checker.int_list(raw, "accuracy_ks", 1, 1000, "the suite", default=[10, 20])
+    targets = raw.get("targets", "test-item")
+    if targets not in TARGETS:
+        errors.append(f"the suite: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead.")
+    metric_options = checker.table(raw, "metric_options", "the suite")
+
+    users = raw.get("users")
+    users_out: dict[str, int] = {}
+    if not isinstance(users, Mapping):
+        errors.append("the suite: 'users' must be a table {granularity = number of users}, e.g. [users] history = 200.")
+    else:
+        checker.unknown_keys(users, dict.fromkeys(GRANULARITIES, "users at this granularity"), "[users]")
+        for g in granularities or ():
+            v = checker.int_in(users, g, 1, MAX_USERS, "[users]")
+            if v is not None:
+                users_out[g] = v
+
+    datasets = [_dataset(d, i, checker, catalog) for i, d in enumerate(checker.table_list(raw, "datasets", required=True))]
+    models = [_component(m, i, "models", checker, catalog.models, catalog.model_class) for i, m in
+              enumerate(checker.table_list(raw, "models", required=True))]
+    baselines = [_component(m, i, "baselines", checker, catalog.models, catalog.model_class) for i, m in
+                 enumerate(checker.table_list(raw, "baselines", required=False))]
+    explainers = [_component(e, i, "explainers", checker, catalog.explainers, catalog.explainer_class) for i, e in
+                  enumerate(checker.table_list(raw, "explainers", required=True, allow_str=True))]
+    for kind, items in (("datasets", datasets), ("models", models + baselines), ("explainers", explainers)):
+        labels = [x.label for x in items if x is not None]
+        dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
+        if dupes:
+            errors.append(f"{kind}: labels must be unique; {dupes} appear more than once (set 'label' to tell them apart).")
+
+    for m in models:
+        if m is None or not granularities:
+            continue
+        cls = _safe(catalog.model_class, m.name)
+        supported = getattr(cls, "explainable_granularities", None)
+        if supported is not None and not set(granularities) <= set(supported):
+            errors.append(f"models: {m.name!r} cannot be explained at {sorted(set(granularities) - set(supported))} "
+                          f"(it supports {list(supported)}); list it under [[baselines]] or drop the granularity.")
+
+    metrics = raw.get("metrics", "all")
+    metrics_out: tuple[str, ...] | None = None
+    if metrics != "all":
+        if not isinstance(metrics, list) or not metrics or not all(isinstance(x, str) for x in metrics):
+            errors.append(f"the suite: 'metrics' must be 'all' or a non-empty list of metric names. Got {metrics!r} instead.")
+        else:
+            known = _safe(catalog.metrics) or ()
+            for x in metrics:
+                if not _known_metric(x, known):
+                    errors.append("metrics: " + _unknown("metric", x, known))
+                elif granularities and catalog.metric_granularity(x) not in (None, *granularities):
+                    errors.append(f"metrics: {x!r} applies to granularity {catalog.metric_granularity(x)!r}, "
+                                  f"which this suite does not run ({granularities}).")
+            metrics_out = tuple(metrics)
+
+    if errors:
+        raise SuiteError(f"{source} is not a valid suite ({len(errors)} problem{'s' * (len(errors) > 1)}):\n  - "
+                         + "\n  - ".join(errors))
+    return Suite(
+        name=name, version=version, description=str(description), seed=seed, seeds=tuple(seeds),
+        granularities=tuple(granularities), metrics=metrics_out, accuracy_ks=tuple(ks), users=users_out,
+        datasets=tuple(datasets), models=tuple(models), baselines=tuple(baselines), explainers=tuple(explainers),
+        content_hash=content_hash(raw), source=source, targets=str(targets), metric_options=metric_options,
+    )
+
+
+def _known_metric(name: str, known: Collection[str]) -> bool:
+    return name in known or ("@" in name and name.split("@")[0] + "@k" in known)
+
+
+def _safe(fn: Callable, *args):
+    """Call a catalog function; a layer that is not importable yet counts as 'unknown', not a crash."""
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - reported by the name check that follows
+        return None
+
+
+def _unknown(kind: str, name: object, known: Collection[str] | None) -> str:
+    if not known:
+        return f"cannot check {kind} {name!r}: no {kind}s are registered (is that layer installed?)."
+    close = difflib.get_close_matches(str(name), list(known), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(sorted(known))}."
+
+
+def _dataset(d: Mapping[str, Any], i: int, checker: _Checker, catalog: Catalog) -> DatasetSpec | None:
+    where = f"datasets[{i}]"
+    checker.unknown_keys(d, dict.fromkeys(_DATASET_KEYS, ""), where)
+    name = checker.typed(d, "name", str, where)
+    if name is None:
+        return None
+    known = _safe(catalog.datasets) or ()
+    if name not in known:
+        checker.errors.append(f"{where}: " + _unknown("dataset", name, known))
+    split = d.get("split", "leave-last-out")
+    if split not in SPLIT_STRATEGIES:
+        close = difflib.get_close_matches(str(split), SPLIT_STRATEGIES, n=1)
+        checker.errors.append(f"{where}: 'split' must be one of {list(SPLIT_STRATEGIES)}. Got {split!r} instead."
+                              + (f" Did you mean: {close[0]}?" if close else ""))
+    options = checker.table(d, "options", where)
+    split_options = checker.table(d, "split_options", where)
+    label = d.get("label", name)
+    return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options)
+
+
+def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cls_of: Callable) -> ComponentSpec | None:
+    where = f"{kind}[{i}]"
+    if isinstance(c, str):
+        c = {"name": c}
+    checker.unknown_keys(c, dict.fromkeys(_MODEL_KEYS | _EXPLAINER_KEYS, ""), where)
+    name = checker.typed(c, "name", str, where)
+    if name is None:
+        return None
+    known = _safe(names) or ()
+    if name not in known:
+        checker.errors.append(f"{where}: " + _unknown(kind.rstrip("s").replace("baseline", "model"), name, known))
+        return None
+    params = checker.table(c, "params", where)
+    cls = _safe(cls_of, name)
+    if cls is not None and params:
+        accepted = _accepted_params(cls)
+        if accepted is not None:
+            for key in params:
+                if key not in accepted:
+                    close = difflib.get_close_matches(key, sorted(accepted), n=2, cutoff=0.5)
+                    checker.errors.append(f"{where}: {name!r} has no parameter {key!r}."
+                                          + (f" Did you mean: {', '.join(close)}?" if close else "")
+                                          + f" Its parameters: {', '.join(sorted(accepted)) or '(none)'}.")
+    return ComponentSpec(name=name, label=str(c.get("label", name)), params=params)
+
+
+def _accepted_params(cls: Any) -> set[str] | None:
+    """Keyword parameters of ``cls.__init__``; None when it takes ``**params`` (cannot check)."""
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+class _Checker:
+    """Collects errors instead of raising at the first one, so a user fixes a suite in one pass."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: Mapping[str, str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+                hint = f" Did you mean: {close[0]}?" if close else ""
+                self.errors.append(f"{where}: unknown key {key!r}.{hint} Allowed keys: {', '.join(sorted(allowed))}.")
+
+    def typed(self, table: Mapping[str, Any], key: str, typ: type, where: str) -> Any:
+        if key not in table:
+            self.errors.append(f"{where}: {key!r} is required ({_TOP_KEYS.get(key, typ.__name__)}).")
+            return None
+        value = table[key]
+        if not isinstance(value, typ) or (typ is str and not value.strip()):
+            self.errors.append(f"{where}: {key!r} must be a non-empty {typ.__name__}. Got {value!r} instead.")
+            return None
+        return value
+
+    def int_in(self, table: Mapping[str, Any], key: str, low: int, high: int | None, where: str) -> int | None:
+        if key not in table:
+            self.errors.append(f"{where}: {key!r} is required ({_TOP_KEYS.get(key, 'an int')}).")
+            return None
+        value = table[key]
+        rng = f"[{low}, {high if high is not None else 'inf'}]"
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            self.errors.append(f"{where}: {key!r} must be an int in the range {rng}. Got {value!r} instead.")
+            return None
+        return value
+
+    def int_list(self, table, key, low, high, where, *, distinct=False, default=None) -> list[int]:
+        if key not in table and default is not None:
+            return list(default)
+        value = table.get(key)
+        ok = isinstance(value, list) and value and all(
+            isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)
+        if not ok or (distinct and len(set(value)) != len(value)):
+            self.errors.append(f"{where}: {key!r} must be a non-empty list of{' distinct' * distinct} ints in "
+                               f"[{low}, {high}]. Got {value!r} instead.")
+            return []
+        return list(value)
+
+    def choice_list(self, table, key, choices, where) -> list[str]:
+        value = table.get(key)
+        if not isinstance(value, list) or not value or len(set(value)) != len(value):
+            self.errors.append(f"{where}: {key!r} must be a non-empty list of distinct values from {list(choices)}. "
+                               f"Got {value!r} instead.")
+            return []
+        bad = [v for v in value if v not in choices]
+        for v in bad:
+            close = difflib.get_close_matches(str(v), choices, n=1)
+            self.errors.append(f"{where}: {key!r} has unknown value {v!r}." + (f" Did you mean: {close[0]}?" if close else "")
+                               + f" Expected one of {list(choices)}.")
+        return [v for v in value if v in choices]
+
+    def table(self, table, key, where) -> dict[str, Any]:
+        value = table.get(key, {})
+        if not isinstance(value, Mapping):
+            self.errors.append(f"{where}: {key!r} must be a table. Got {value!r} instead.")
+            return {}
+        return dict(value)
+
+    def table_list(self, table, key, *, required: bool, allow_str: bool = False) -> list[Any]:
+        value = table.get(key, [])
+        kinds = (Mapping, str) if allow_str else (Mapping,)
+        if not isinstance(value, list) or not all(isinstance(v, kinds) for v in value):
+            self.errors.append(f"the suite: {key!r} must be {_TOP_KEYS[key]}. Got {value!r} instead.")
+            return []
+        if required and not value:
+            self.errors.append(f"the suite: {key!r} must list at least one entry ({_TOP_KEYS[key]}).")
+        return value
+
+
+# ------------------------------------------------------------------ version lock
+
+
+def lock_path() -> Path:
+    return shipped_dir("suites") / "versions.lock"
+
+
+def read_lock(path: Path | None = None) -> dict[tuple[str, int], str]:
+    """``{(suite name, version): content hash}`` from the lock file (``name version sha256`` lines)."""
+    out: dict[tuple[str, int], str] = {}
+    for line in (path or lock_path()).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version, digest = line.split()
+            out[(name, int(version))] = digest
+    return out
+
+
+def check_locked(suite: Suite, lock: Mapping[tuple[str, int], str]) -> str | None:
+    """None if the suite's content matches its locked version; otherwise what is wrong and what to do."""
+    locked = lock.get((suite.name, suite.version))
+    line = f"{suite.name} {suite.version} {suite.content_hash}"
+    if locked is None:
+        return f"suite {suite.name!r} version {suite.version} is not in versions.lock; add the line: {line}"
+    if locked != suite.content_hash:
+        return (f"suite {suite.name!r} changed but its version ({suite.version}) did not: released versions are never "
+                f"edited. Bump 'version' to {max(v for n, v in lock if n == suite.name) + 1} and add the line "
+                f"'{suite.name} <new version> {suite.content_hash}' to versions.lock.")
+    return None

@@ -1,0 +1,88 @@
+"""The leaderboard's figures (matplotlib, Agg): deletion/insertion curves per explainer, and
+faithfulness against latency. Returned as PNG bytes so the page can embed them (no external files)."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+
+from xrec_bench.leaderboard.tables import Table
+
+#: curve names drawn as faithfulness curves (score-based first), if the records have them
+CURVE_ORDER = ("deletion_score", "insertion_score", "deletion_rank", "insertion_rank")
+FAITHFULNESS_PREFERENCE = ("insertion_auc", "deletion_auc", "insertion_rank_auc", "deletion_rank_auc")
+
+
+def is_latency(name: str, spec: dict[str, Any] | None) -> bool:
+    """A cost metric measured in seconds (compared across machines only as a ratio to the reference workload)."""
+    group = (spec or {}).get("group")
+    return group == "cost" and re.search(r"(time|latency|seconds|_s$)", name) is not None
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    _figure().close(fig)
+    return buf.getvalue()
+
+
+def curves_png(table: Table) -> bytes | None:
+    names = [n for n in CURVE_ORDER if any(n in r.curves for r in table.rows)]
+    names += sorted({n for r in table.rows for n in r.curves} - set(names))
+    names = names[:4]
+    if not names:
+        return None
+    plt = _figure()
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, name in zip(axes[0], names, strict=False):
+        for i, row in enumerate(table.rows):
+            curve = row.curves.get(name)
+            if not curve:
+                continue
+            y = np.array([np.nan if v is None else v for v in curve], dtype=float)
+            x = np.linspace(0, 1, len(y))
+            style = "--" if row.explainer == "random" else "-"
+            ax.plot(x, y, style, color=cmap(i % 20), label=row.explainer, linewidth=1.4)
+        ax.set_title(name.replace("_", " "))
+        ax.set_xlabel("fraction of features removed" if "deletion" in name else "fraction of features")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"{table.dataset} · {table.model} · {table.granularity}")
+    return _png(fig)
+
+
+def tradeoff_png(table: Table, specs: dict[str, dict[str, Any]]) -> bytes | None:
+    """Faithfulness (y) against mean latency per explanation (x, log scale)."""
+    latency = next((m for m in table.metrics if is_latency(m, specs.get(m))), None)
+    faith = next((m for m in FAITHFULNESS_PREFERENCE if m in table.metrics), None)
+    if latency is None or faith is None:
+        return None
+    points = [(r.explainer, r.entries[latency].estimate.mean, r.entries[faith].estimate) for r in table.rows
+              if latency in r.entries and faith in r.entries]
+    if not points:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    for name, x, est in points:
+        ax.errorbar([max(x, 1e-6)], [est.mean], yerr=[[est.mean - est.low], [est.high - est.mean]], fmt="o", capsize=3)
+        ax.annotate(name, (max(x, 1e-6), est.mean), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{latency} (mean per explanation, log scale)")
+    arrow = "higher is better" if table.directions.get(faith, True) else "lower is better"
+    ax.set_ylabel(f"{faith} ({arrow})")
+    ax.set_title(f"faithfulness vs latency · {table.dataset} · {table.granularity}")
+    ax.grid(alpha=0.3)
+    return _png(fig)

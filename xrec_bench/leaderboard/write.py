@@ -1,0 +1,121 @@
+"""Write a leaderboard under ``<out>/<suite>/v<version>/``: ``leaderboard.json`` (everything, with the
+per-user values, so the gate can compare against it), one CSV and one Markdown table per dataset x
+model x granularity, and a static ``index.html``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from xrec_bench.harness.record import SCHEMA_VERSION
+from xrec_bench.io import write_json, write_text
+from xrec_bench.leaderboard.load import Board
+from xrec_bench.leaderboard.tables import NOT_SIG_BEST, NOT_SIG_RANDOM, Entry, Table, build_tables
+from xrec_bench.metrics.stats import Estimate
+
+log = logging.getLogger(__name__)
+
+LEGEND = (f"Cells: mean [95% bootstrap CI] over users. **bold**: best. {NOT_SIG_BEST}: not significantly different "
+          f"from the best; {NOT_SIG_RANDOM}: not significantly different from random (paired bootstrap over the "
+          "same users, 95%). ↑ higher is better, ↓ lower is better.")
+
+
+def num(x: float) -> str:
+    if x != x:
+        return "nan"
+    a = abs(x)
+    return f"{x:.0f}" if a >= 1000 else f"{x:.2f}" if a >= 10 else f"{x:.3f}" if a >= 0.01 or a == 0 else f"{x:.3g}"
+
+
+def est_text(e: Estimate) -> str:
+    return f"{num(e.mean)} [{num(e.low)}, {num(e.high)}]"
+
+
+def entry_md(e: Entry) -> str:
+    text = est_text(e.estimate)
+    return (f"**{text}**" if e.best else text) + e.marks
+
+
+def leaderboard_dir(out: str | Path, board: Board) -> Path:
+    return Path(out) / board.suite["name"] / f"v{board.suite['version']}"
+
+
+def write_leaderboard(board: Board, out: str | Path) -> Path:
+    """Write every file; returns the folder. Files are replaced atomically."""
+    from xrec_bench.leaderboard.html import render_page
+
+    target = leaderboard_dir(out, board)
+    tables = build_tables(board)
+    write_json(target / "leaderboard.json", board_json(board, tables), indent=None)
+    for table in tables:
+        write_text(target / f"{table.slug}.csv", table_frame(table).to_csv(index=False))
+        write_text(target / f"{table.slug}.md", table_markdown(table))
+    write_text(target / "README.md", index_markdown(board, tables))
+    write_text(target / "index.html", render_page(board, tables))
+    log.info("leaderboard written to %s (%d tables)", target, len(tables))
+    return target
+
+
+def board_json(board: Board, tables: list[Table]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "leaderboard", "suite": board.suite,
+        "config_hash": board.config_hash, "datasets": board.datasets, "models": board.models,
+        "metric_specs": board.metric_specs, "runs": board.runs, "tables": [t.as_dict() for t in tables],
+        "cells": sorted(board.cells, key=lambda c: (tuple(str(v) for v in c["key"].values()), c["cache_key"])),
+    }
+
+
+def table_frame(table: Table) -> pd.DataFrame:
+    records = []
+    model_acc = table.accuracy.get(table.model, {})
+    for row in table.rows:
+        rec: dict[str, Any] = {"explainer": row.explainer, "status": row.status, "n_users": row.n_users}
+        for m in table.metrics:
+            e = row.entries.get(m)
+            rec[f"{m}_mean"] = e.estimate.mean if e else None
+            rec[f"{m}_low"] = e.estimate.low if e else None
+            rec[f"{m}_high"] = e.estimate.high if e else None
+            rec[f"{m}_marks"] = (("best" if e.best else "") + e.marks) if e else ""
+        for m, est in model_acc.items():
+            rec[f"model_{m}"] = est.mean
+        rec["reason"] = row.reason
+        records.append(rec)
+    return pd.DataFrame.from_records(records).round(6)
+
+
+def _accuracy_md(table: Table) -> list[str]:
+    metrics = sorted({m for acc in table.accuracy.values() for m in acc})
+    if not metrics:
+        return ["_No accuracy cells (model training failed?)._"]
+    lines = ["| model | " + " | ".join(f"{m} ↑" for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for label, acc in table.accuracy.items():
+        name = f"**{label}** (explained)" if label == table.model else label
+        lines.append(f"| {name} | " + " | ".join(est_text(acc[m]) if m in acc else "" for m in metrics) + " |")
+    return lines
+
+
+def table_markdown(table: Table) -> str:
+    arrows = {m: "↑" if table.directions[m] else "↓" for m in table.metrics}
+    lines = [f"## {table.dataset} · {table.granularity} · explaining {table.model}", "",
+             "Model accuracy (test split, full ranking; baselines for context):", "", *_accuracy_md(table), ""]
+    lines.append("| explainer | users | " + " | ".join(f"{m} {arrows[m]}" for m in table.metrics) + " |")
+    lines.append("|---" * (len(table.metrics) + 2) + "|")
+    for row in table.rows:
+        if row.status != "ok":
+            lines.append(f"| {row.explainer} | {row.status}: {row.reason} |" + " |" * len(table.metrics))
+            continue
+        cells = [entry_md(row.entries[m]) if m in row.entries else "–" for m in table.metrics]
+        lines.append(f"| {row.explainer} | {row.n_users} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", LEGEND, ""])
+
+
+def index_markdown(board: Board, tables: list[Table]) -> str:
+    s = board.suite
+    head = [f"# {s['name']} v{s['version']} leaderboard", "",
+            f"Suite content {s['content_hash'][:12]}, config {board.config_hash}; runs: "
+            + ", ".join(r.get("run_id") or "?" for r in board.runs), ""]
+    head += [f"- [{t.dataset} · {t.granularity} · {t.model}]({t.slug}.md)" for t in tables]
+    return "\n".join(head + ["", "Open `index.html` for sortable tables and plots.", ""])
