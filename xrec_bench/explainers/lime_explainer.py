@@ -59,10 +59,11 @@ class LimeExplainer(ConfiguredExplainer):
     # -- history items: LimeBase on binary masks ---------------------------------------------
     def _on_masks(self, task: FeatureTask, random_state: np.random.RandomState) -> np.ndarray:
         n = task.n_features
-        data = np.ones((self.n_samples, n))
+        # LimeTextExplainer's scheme, vectorised: k ~ U{1..n} removed features per row, a uniformly
+        # random k-subset (the features whose random rank is below k); row 0 is the full input
         n_removed = random_state.randint(1, n + 1, self.n_samples - 1)
-        for row, k in enumerate(n_removed, start=1):
-            data[row, random_state.choice(n, k, replace=False)] = 0
+        rank = random_state.random_sample((self.n_samples - 1, n)).argsort(axis=1).argsort(axis=1)
+        data = np.vstack([np.ones((1, n)), (rank >= n_removed[:, None]).astype(np.float64)])
         labels = score_masks(task, data, self.batch_size)[:, None]
         distances = pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
         base = LimeBase(partial(_kernel, kernel_width=KERNEL_WIDTH), random_state=random_state)

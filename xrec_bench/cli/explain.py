@@ -1,0 +1,272 @@
+"""``xrec-bench explain``: why was this item recommended to this user?
+
+One user: prints the recommendation (the model's top-1 for the user's test-case history, or
+``--item``) and its attributions: the top history items with titles, or the item text with a score
+per word; ``--json`` for machine-readable output.
+
+``--profile N``: explains the test items of the first N test users with each explainer named in
+``--explainer`` (comma-separated, or ``all``) and prints the cost table (model evaluations, latency,
+overhead over the model alone) and, on a dataset with planted causes (``synthetic``), how often the
+planted cause is ranked first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import Any
+
+import numpy as np
+
+from xrec_bench.cli import CliError
+from xrec_bench.models.base import GRANULARITIES
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "explain", help="explain a recommendation (history items or words of the item text)"
+    )
+    p.add_argument("--dataset", required=True, help="dataset name, e.g. synthetic, movielens-100k")
+    p.add_argument("--model", required=True, help="model name, e.g. bert-two-tower")
+    p.add_argument(
+        "--explainer", required=True, help="explainer name (with --profile: a comma list or 'all')"
+    )
+    p.add_argument("--granularity", required=True, choices=GRANULARITIES)
+    p.add_argument("--user", help="the user's original id (dataset.users.user_id)")
+    p.add_argument(
+        "--item", help="the item's original id to explain (default: the user's top-1 recommendation)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the explainer and of the model (default 0)")
+    p.add_argument("--top", type=int, default=10, help="how many history items / words to list (default 10)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="explainer parameter, repeatable"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--profile", type=int, metavar="N", help="cost table over the test items of the first N test users"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xrec_bench.datasets import load_dataset, make_split
+    from xrec_bench.explainers import EXPLAINERS
+    from xrec_bench.models import fit_or_load
+
+    params = _parse_params(args.param)
+    names = _explainer_names(args.explainer, EXPLAINERS, allow_many=args.profile is not None)
+    if args.profile is None and args.user is None:
+        raise CliError("--user is required (or --profile N for a cost table over N users).")
+    dataset = load_dataset(args.dataset)
+    split = make_split(dataset, "leave-last-out")
+    model = fit_or_load(dataset, split, args.model, seed=args.seed)
+    if args.granularity not in getattr(model, "explainable_granularities", ()):
+        raise CliError(f"Model {args.model!r} cannot be explained at {args.granularity!r} granularity.")
+    if args.profile is not None:
+        return _profile(args, names, params, dataset, split, model)
+    return _explain_one(args, names[0], params, dataset, split, model)
+
+
+# -- one user -------------------------------------------------------------------------------------------
+def _explain_one(args, name, params, dataset, split, model) -> int:
+    from xrec_bench.explainers import Request, get_explainer
+
+    user = _index_of(dataset.users["user_id"], args.user, "user")
+    cases = split.cases("test")
+    rows = np.flatnonzero(np.asarray(cases.users) == user)
+    if len(rows) == 0:
+        raise CliError(f"User {args.user!r} has no test case (fewer than 3 interactions); pick another user.")
+    history = np.asarray(cases.histories[rows[0]], dtype=np.int64)
+    if args.item is not None:
+        item = _index_of(dataset.items["item_id"], args.item, "item")
+    else:
+        item = int(model.recommend(np.array([user]), [history], 1, exclude=[history])[0, 0])
+    explainer = _make(get_explainer, name, params).fit(dataset, split)
+    req = Request(user=user, target=item, history=history, exclude=history)
+    exp = explainer.explain(model, [req], granularity=args.granularity, seed=args.seed)[0]
+    score, rank = _score_and_rank(model, req, args.granularity)
+    report = _report(args, dataset, exp, item, score, rank)
+    print(json.dumps(report, indent=2) if args.json else _render(report, args.top))
+    return 0 if exp.ok else 1
+
+
+def _score_and_rank(model, req, granularity) -> tuple[float | None, int | None]:
+    try:
+        task = model.feature_task(
+            granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude
+        )
+        score, rank = task.score_and_rank(task.full_mask())
+        return float(score[0]), int(rank[0])
+    except (ValueError, KeyError, IndexError) as exc:
+        log.info("no score for the recommendation: %s", exc)
+        return None, None
+
+
+def _report(args, dataset, exp, item, score, rank) -> dict[str, Any]:
+    titles = _titles(dataset)
+    features = []
+    order = {int(j): r for r, j in enumerate(exp.ranking(), start=1)} if exp.ok else {}
+    for j, (fid, label, s) in enumerate(zip(exp.feature_ids, exp.feature_labels, exp.scores, strict=True)):
+        entry = {"position": j, "label": label, "score": float(s), "rank": order[j]}
+        if exp.granularity == "history":
+            entry["item_id"] = str(dataset.items["item_id"].iloc[int(fid)])
+        features.append(entry)
+    return {
+        "dataset": args.dataset,
+        "model": args.model,
+        "explainer": exp.explainer,
+        "granularity": exp.granularity,
+        "user_id": str(dataset.users["user_id"].iloc[exp.user]),
+        "item_id": str(dataset.items["item_id"].iloc[item]),
+        "item_title": titles[item],
+        "item_text": str(dataset.items["text"].iloc[item]),
+        "score": score,
+        "rank": rank,
+        "n_items": dataset.n_items,
+        "status": exp.status,
+        "reason": exp.reason,
+        "n_evals": exp.n_evals,
+        "wall_time_s": exp.wall_time_s,
+        "seed": exp.seed,
+        "features": features,
+    }
+
+
+def _render(r: dict[str, Any], top: int) -> str:
+    rank = f", rank {r['rank']} of {r['n_items']}" if r["rank"] is not None else ""
+    score = f"score {r['score']:.4f}" if r["score"] is not None else "score n/a"
+    lines = [
+        f'User {r["user_id"]}: recommended item {r["item_id"]} "{r["item_title"]}" ({score}{rank})',
+        f"  text: {r['item_text']}",
+        f"Explainer {r['explainer']} at {r['granularity']} granularity: "
+        f"{r['n_evals']} model evaluations, {r['wall_time_s'] * 1e3:.1f} ms",
+    ]
+    if r["status"] != "ok":
+        lines.append(f"  skipped: {r['reason']}")
+        return "\n".join(lines)
+    ranked = sorted(r["features"], key=lambda f: f["rank"])
+    if r["granularity"] == "history":
+        lines.append(
+            f"Top {min(top, len(ranked))} of {len(ranked)} history items (higher = more responsible):"
+        )
+        for f in ranked[:top]:
+            lines.append(f"  {f['rank']:>3}. {f['score']:+.4f}  {f['label']}  (item {f['item_id']})")
+    else:
+        lines.append("Item text, each word with its score:")
+        lines.append("  " + " ".join(f"{f['label']}[{f['score']:+.3f}]" for f in r["features"]))
+        lines.append(f"Top {min(top, len(ranked))} words:")
+        for f in ranked[:top]:
+            lines.append(f"  {f['rank']:>3}. {f['score']:+.4f}  {f['label']}")
+    return "\n".join(lines)
+
+
+# -- cost table over N users ------------------------------------------------------------------------------
+def _profile(args, names, params, dataset, split, model) -> int:
+    from xrec_bench.explainers import Request, get_explainer
+    from xrec_bench.explainers.profile import format_table, profile_explainer
+
+    cases = split.cases("test")
+    n = min(args.profile, len(cases))
+    requests = [
+        Request(
+            user=int(cases.users[i]),
+            target=int(np.asarray(cases.targets[i])[0]),
+            history=np.asarray(cases.histories[i], dtype=np.int64),
+            exclude=np.asarray(cases.histories[i], dtype=np.int64),
+        )
+        for i in range(n)
+    ]
+    rows, hits = [], {}
+    for name in names:
+        explainer = _make(get_explainer, name, params, only_declared=True).fit(dataset, split)
+        row = profile_explainer(model, explainer, requests, args.granularity, seed=args.seed)
+        rows.append(row)
+        if dataset.ground_truth is not None:
+            hits[name] = planted_cause_top1(row.explanations, dataset)
+    if args.json:
+        out = [{**row.as_dict(), **({"cause_top1": hits[row.explainer]} if hits else {})} for row in rows]
+        print(json.dumps(out, indent=2))
+        return 0
+    print(
+        f"{args.model} on {args.dataset}, {n} test users, test item as target, {args.granularity} granularity"
+    )
+    print(format_table(rows))
+    if hits:
+        print("\nplanted cause ranked first (share of explained users; users, hits):")
+        for name, (rate, users, k) in hits.items():
+            print(f"  {name:<22} {rate:6.3f}  ({k}/{users})")
+    return 0
+
+
+def planted_cause_top1(explanations, dataset) -> tuple[float, int, int]:
+    """Share of ok explanations whose top feature is a planted cause (history: item; tokens: word)."""
+    truth = dataset.ground_truth.set_index("user")
+    users = hits = 0
+    for exp in explanations:
+        if not exp.ok or exp.user not in truth.index or int(truth.loc[exp.user, "target"]) != exp.target:
+            continue
+        top = int(exp.ranking()[0])
+        if exp.granularity == "history":
+            hit = int(exp.feature_ids[top]) in set(np.asarray(truth.loc[exp.user, "cause_items"]).tolist())
+        else:
+            hit = exp.feature_labels[top].lower() in {w.lower() for w in truth.loc[exp.user, "cause_words"]}
+        users, hits = users + 1, hits + int(hit)
+    return (hits / users if users else float("nan")), users, hits
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _explainer_names(arg: str, registry, *, allow_many: bool) -> list[str]:
+    names = registry.names() if arg == "all" else [s.strip() for s in arg.split(",") if s.strip()]
+    if not allow_many and len(names) != 1:
+        raise CliError(f"--explainer takes one name when explaining one user. Got {arg!r}.")
+    for name in names:
+        if name not in registry:
+            raise CliError(registry.unknown_message(name))
+    return names
+
+
+def _make(get_explainer, name: str, params: dict[str, Any], *, only_declared: bool = False):
+    """The explainer ``name`` with ``params`` (with ``only_declared``: just the ones it takes)."""
+    from xrec_bench.explainers import EXPLAINERS
+
+    if only_declared:
+        params = {k: v for k, v in params.items() if k in getattr(EXPLAINERS.get(name), "defaults", {})}
+    try:
+        return get_explainer(name, **params)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--param takes KEY=VALUE (e.g. --param n_samples=100). Got {item!r}.")
+        out[key] = _number(value)
+    return out
+
+
+def _number(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _index_of(column, original_id: str, what: str) -> int:
+    matches = np.flatnonzero(column.astype(str).to_numpy() == str(original_id))
+    if len(matches) == 0:
+        examples = ", ".join(column.astype(str).head(3))
+        raise CliError(f"Unknown {what} id {original_id!r}. Expected an original id such as {examples}.")
+    return int(matches[0])
+
+
+def _titles(dataset) -> list[str]:
+    column = "title" if "title" in dataset.items.columns else "item_id"
+    return dataset.items[column].astype(str).tolist()

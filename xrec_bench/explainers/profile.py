@@ -1,0 +1,152 @@
+"""What an explanation costs: model evaluations, latency, and the overhead an explainer adds.
+
+``overhead ratio`` = the explainer's wall time / the wall time of the same number of model
+evaluations alone, scored in the same batch size (for gradient methods: forward + backward, on the
+mask or on the word-piece embeddings). 1.0 means the method costs exactly its model calls; methods
+that never call the model (random, similarity, co-occurrence, attention) have no ratio (NaN).
+Timings on a shared machine are noisy; the evaluation counts are exact and hardware-independent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from xrec_bench.explainers._common import DEFAULT_BATCH_SIZE, embedding_forward, score_masks
+from xrec_bench.explainers.base import Explainer, Explanation, Request, get_explainer
+from xrec_bench.models.base import Recommender
+from xrec_bench.models.features import FeatureTask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CostRow:
+    explainer: str
+    granularity: str
+    n_ok: int
+    n_skipped: int
+    evals_median: float
+    latency_median_s: float
+    latency_p95_s: float
+    model_time_median_s: float
+    overhead_ratio: float
+    explanations: tuple[Explanation, ...] = field(default=(), repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "explanations"}
+
+
+def model_only_time(
+    task: FeatureTask, n_evals: int, *, batch_size: int, gradients: bool, seed: int = 0
+) -> float:
+    """Seconds to score ``n_evals`` random masks of ``task`` in batches of ``batch_size`` (the reference)."""
+    if n_evals == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    masks = (rng.random((n_evals, task.n_features)) < 0.5).astype(np.float32)
+    start = time.perf_counter()
+    if not gradients:
+        score_masks(task, masks, batch_size)
+    elif task.differentiable:
+        for lo in range(0, n_evals, batch_size):
+            mask = torch.as_tensor(masks[lo : lo + batch_size]).requires_grad_()
+            task.forward(mask).sum().backward()
+    else:
+        forward, emb_in, _ = embedding_forward(task)
+        for lo in range(0, n_evals, batch_size):
+            b = min(batch_size, n_evals - lo)
+            forward(emb_in.expand(b, -1, -1).clone().requires_grad_()).sum().backward()
+    return time.perf_counter() - start
+
+
+def profile_explainer(
+    model: Recommender,
+    explainer: Explainer,
+    requests: Sequence[Request],
+    granularity: str,
+    *,
+    seed: int = 0,
+    warmup: bool = True,
+) -> CostRow:
+    """Explain ``requests`` and time each explanation against its model evaluations alone."""
+    if warmup and requests:  # first calls pay lazy imports and allocator warm-up
+        explainer.explain(model, requests[:1], granularity=granularity, seed=seed)
+    explanations = explainer.explain(model, requests, granularity=granularity, seed=seed)
+    batch_size = int(explainer.params.get("batch_size", DEFAULT_BATCH_SIZE))
+    lat, ref, evals = [], [], []
+    for req, exp in zip(requests, explanations, strict=True):
+        if not exp.ok:
+            continue
+        task = model.feature_task(
+            granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude
+        )
+        bs = batch_size if "batch_size" in explainer.params else max(exp.n_evals, 1)
+        ref.append(model_only_time(task, exp.n_evals, batch_size=bs, gradients=explainer.needs_gradients))
+        lat.append(exp.wall_time_s)
+        evals.append(exp.n_evals)
+    lat_a, ref_a = np.asarray(lat), np.asarray(ref)
+    ratios = lat_a / ref_a if len(lat) else np.array([])
+    return CostRow(
+        explainer=explainer.name,
+        granularity=granularity,
+        n_ok=len(lat),
+        n_skipped=len(explanations) - len(lat),
+        evals_median=float(np.median(evals)) if evals else float("nan"),
+        latency_median_s=float(np.median(lat_a)) if len(lat) else float("nan"),
+        latency_p95_s=float(np.percentile(lat_a, 95)) if len(lat) else float("nan"),
+        model_time_median_s=float(np.nanmedian(ref_a))
+        if len(ref) and np.isfinite(ref_a).any()
+        else float("nan"),
+        overhead_ratio=float(np.nanmedian(ratios))
+        if len(lat) and np.isfinite(ratios).any()
+        else float("nan"),
+        explanations=tuple(explanations),
+    )
+
+
+def profile_explainers(
+    model: Recommender,
+    requests: Sequence[Request],
+    granularity: str,
+    *,
+    explainers: Sequence[str | Explainer] | None = None,
+    seed: int = 0,
+    fit_on: tuple | None = None,
+) -> list[CostRow]:
+    """One :class:`CostRow` per explainer (default: every registered one) at ``granularity``.
+
+    ``fit_on=(dataset, split)`` is passed to each explainer's ``fit`` (co-occurrence needs it).
+    """
+    from xrec_bench.explainers import EXPLAINERS
+
+    rows = []
+    for item in explainers if explainers is not None else EXPLAINERS.names():
+        explainer = get_explainer(item) if isinstance(item, str) else item
+        if fit_on is not None:
+            explainer.fit(*fit_on)
+        log.info("profiling %s at %s granularity on %d requests", explainer.name, granularity, len(requests))
+        rows.append(profile_explainer(model, explainer, requests, granularity, seed=seed))
+    return rows
+
+
+def format_table(rows: Sequence[CostRow]) -> str:
+    """A plain-text table: explainer x granularity -> evaluations, latency, overhead."""
+    head = f"{'explainer':<22}{'granularity':<12}{'ok':>5}{'skip':>6}{'evals':>9}{'p50 ms':>11}{'p95 ms':>11}{'model ms':>11}{'overhead':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r.explainer:<22}{r.granularity:<12}{r.n_ok:>5}{r.n_skipped:>6}{r.evals_median:>9.0f}"
+            f"{r.latency_median_s * 1e3:>11.2f}{r.latency_p95_s * 1e3:>11.2f}"
+            f"{r.model_time_median_s * 1e3:>11.2f}{_fmt(r.overhead_ratio):>10}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
