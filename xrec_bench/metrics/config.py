@@ -1,0 +1,76 @@
+"""Parameters of the explanation metrics (what is measured, and how much it may cost).
+
+One frozen value passed to :func:`xrec_bench.metrics.evaluate_explainer`; the defaults are the
+benchmark's definitions, the ``*_users`` and ``*_samples`` fields are budgets that make the
+expensive metrics (stability, sanity, infidelity) cheap to configure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def count_at(fraction: float, n_features: int) -> int:
+    """How many features a fraction of ``n_features`` is: rounded half up (``floor(f * F + 0.5)``).
+
+    Half up rather than Python's ``round`` (half to even) so that the count never depends on the
+    parity of ``F``: 0.5 of 3 features is 2, 0.1 of 15 is 2.
+    """
+    return int(min(n_features, max(0, int(fraction * n_features + 0.5))))
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What the metrics measure.
+
+    Faithfulness curves: ``fractions`` of the features removed (deletion) or added back
+    (insertion), converted to counts by :func:`count_at`; ``counts`` are fixed numbers of features
+    (k = 1..5) recorded as extra curves and used by POS@K / NEG@K (``cutoffs`` are the K).
+    ERASER: ``eraser_bins`` of the features, at least one feature per bin (``eraser_only_positive``
+    removes only features with a positive attribution, ferret's ``only_pos`` option; off by default
+    so that both granularities use one definition).
+    Budgets: ``stability_users`` / ``sanity_users`` bound how many requests (the first ones) get the
+    stability and sanity metrics (``None``: all); ``infidelity_samples`` is the number of random
+    perturbations per explanation; ``stability_candidates`` the number of low-importance features
+    tried as input perturbations.
+    """
+
+    fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    counts: tuple[int, ...] = (1, 2, 3, 4, 5)
+    cutoffs: tuple[int, ...] = (1, 5, 10, 20)
+    eraser_bins: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)
+    eraser_only_positive: bool = False
+    infidelity_samples: int = 32
+    infidelity_drop: float = 0.25
+    gt_ks: tuple[int, ...] = (1, 3)
+    jaccard_k: int = 5
+    rerun: str = "all"
+    stability_users: int | None = 50
+    stability_candidates: int = 3
+    stability_k: int = 10
+    sanity_users: int | None = 50
+    sanity_threshold: float = 0.9
+    #: denominators (score ranges, norms) below this are treated as zero: the value becomes NaN
+    eps: float = 1e-6
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("fractions", all(0.0 <= f <= 1.0 for f in self.fractions) and len(self.fractions) >= 2
+             and self.fractions[0] == 0.0 and self.fractions[-1] == 1.0, "start at 0, end at 1, lie in [0, 1]"),
+            ("counts", all(int(k) >= 1 for k in self.counts), "be ints >= 1"),
+            ("cutoffs", all(int(k) >= 1 for k in self.cutoffs), "be ints >= 1"),
+            ("eraser_bins", all(0.0 < b <= 1.0 for b in self.eraser_bins), "lie in (0, 1]"),
+            ("infidelity_samples", self.infidelity_samples >= 1, "be >= 1"),
+            ("infidelity_drop", 0.0 < self.infidelity_drop < 1.0, "lie in (0, 1)"),
+            ("jaccard_k", self.jaccard_k >= 1, "be >= 1"),
+            ("rerun", self.rerun in ("all", "stochastic"), "be 'all' or 'stochastic'"),
+            ("stability_candidates", self.stability_candidates >= 1, "be >= 1"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"EvalConfig.{name} must {expected}. Got {getattr(self, name)!r} instead.")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

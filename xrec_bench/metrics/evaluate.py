@@ -1,0 +1,195 @@
+"""Run an explainer on a batch of requests and measure its explanations with the selected metrics.
+
+For each explained request the evaluator rebuilds the model's :class:`FeatureTask`, scores the
+masks of every probe metric (faithfulness curves, POS/NEG@K, ERASER) together with the full and
+the empty input in one batched ``score_and_rank`` call, runs the per-task metrics (infidelity),
+then the batch metrics (ground truth, stability, sanity). Every value is kept per request, NaN
+where a metric does not apply, with the reason in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xrec_bench.metrics.base import METRICS
+from xrec_bench.metrics.config import EvalConfig
+from xrec_bench.metrics.cost import cost_summary, peak_rss_mb, per_user_cost
+from xrec_bench.metrics.stages import STAGES, Context, Reference, Stage, probe
+from xrec_bench.metrics.stats import Estimate, bootstrap_ci
+from xrec_bench.seeding import derive_seed
+
+if TYPE_CHECKING:
+    from xrec_bench.explainers.base import Explainer, Explanation, Request
+    from xrec_bench.models.base import Recommender
+
+log = logging.getLogger(__name__)
+
+COST_METRICS = ("n_evals", "wall_time_s")
+
+
+@dataclass(frozen=True)
+class ExplainerResult:
+    """Everything measured about one explainer on one batch of requests (one granularity).
+
+    ``per_user[name]`` and ``curves[name]`` (``[n_requests, L]``) are aligned with the requests
+    (``users``/``targets``), NaN where skipped; ``skipped`` holds ``(user, reason)`` pairs;
+    ``cost`` the run's cost summary; ``flags`` run-level findings (e.g. ``sanity_failed``).
+    """
+
+    explainer: str
+    granularity: str
+    seed: int
+    users: np.ndarray
+    targets: np.ndarray
+    per_user: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray]
+    explanations: list[Explanation]
+    skipped: list[tuple[int, str]]
+    cost: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, *, seed: int = 0, n_boot: int = 1000) -> dict[str, Estimate]:
+        """Mean and bootstrap 95% CI over users of every metric (NaN entries left out)."""
+        return {name: bootstrap_ci(values, seed=seed, n_boot=n_boot) for name, values in self.per_user.items()}
+
+
+def select_stages(metrics: Sequence[str] | None, granularity: str, cfg: EvalConfig,
+                  has_ground_truth: bool) -> list[Stage]:
+    """The stages that compute ``metrics`` (all applicable ones when None), validated."""
+    import xrec_bench.metrics  # noqa: F401  (registers every stage)
+
+    stages = [STAGES.get(name) for name in STAGES.names()]
+    if metrics is None:
+        return [s for s in stages if has_ground_truth or not s.needs_ground_truth]
+    wanted, chosen = set(metrics), []
+    for s in stages:
+        names = set(s.metric_names(cfg)) | {s.name}
+        if names & wanted:
+            if s.needs_ground_truth and not has_ground_truth:
+                raise ValueError(f"Metrics {sorted(names & wanted)} need the planted causes: pass ground_truth= "
+                                 "(the synthetic dataset's `ground_truth` frame), or drop them.")
+            chosen.append(s)
+            wanted -= names
+    wanted -= set(COST_METRICS)
+    if wanted:
+        known = sorted({n for s in stages for n in s.metric_names(cfg)} | set(COST_METRICS))
+        bad = sorted(wanted)[0]
+        raise ValueError(f"Unknown metric {bad!r} for this configuration. {METRICS.unknown_message(bad)} "
+                         f"Computable here: {', '.join(known)}.")
+    return chosen
+
+
+def evaluate_explainer(
+    model: Recommender,
+    explainer: Explainer,
+    requests: Sequence[Request],
+    *,
+    granularity: str,
+    seed: int,
+    metrics: Sequence[str] | None = None,
+    ground_truth: Any = None,
+    config: EvalConfig | None = None,
+    explanations: Sequence[Explanation] | None = None,
+    progress: bool = False,
+) -> ExplainerResult:
+    """Explain ``requests`` with ``explainer`` (unless ``explanations`` are given) and measure them.
+
+    ``metrics``: names (e.g. ``deletion_auc``, ``pos@10``) or stage names (``faithfulness``,
+    ``sanity``); None for every applicable one (ground truth only with ``ground_truth``).
+    ``config`` sets definitions and budgets (:class:`EvalConfig`).
+    """
+    cfg = config or EvalConfig()
+    requests = list(requests)
+    stages = select_stages(metrics, granularity, cfg, ground_truth is not None)
+    rss_before = peak_rss_mb()
+    start = time.perf_counter()
+    if explanations is None:
+        explanations = explainer.explain(model, requests, granularity=granularity, seed=seed)
+    total_wall = time.perf_counter() - start
+    explanations = list(explanations)
+    if len(explanations) != len(requests):
+        raise ValueError(f"Got {len(explanations)} explanations for {len(requests)} requests; pass one per request.")
+    n = len(requests)
+    per_user = {name: np.full(n, np.nan) for s in stages for name in s.metric_names(cfg)}
+    curves = {name: np.full((n, length), np.nan) for s in stages for name, length in s.curve_names(cfg).items()}
+    skipped = [(e.user, e.reason) for e in explanations if not e.ok]
+    references: list[Reference | None] = [None] * n
+    probes = [s for s in stages if s.kind == "probe"]
+    task_stages = [s for s in stages if s.kind == "task"]
+
+    todo = tqdm(list(enumerate(zip(requests, explanations))), desc=f"metrics {explainer.name}/{granularity}",
+                disable=not progress, leave=False)
+    for i, (req, expl) in todo:
+        if not expl.ok:
+            continue
+        try:
+            ref = _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i)
+        except (ValueError, KeyError, IndexError) as exc:
+            log.warning("metrics skipped for user %s target %s: %s", req.user, req.target, exc)
+            skipped.append((req.user, f"metrics: {exc}"))
+            continue
+        references[i] = ref
+        if not np.isfinite(ref.span):
+            skipped.append((req.user, "the target's score is the same with all features and with none; "
+                                      "score-normalised metrics are NaN"))
+
+    ctx = Context(model=model, explainer=explainer, requests=requests, explanations=explanations,
+                  references=references, granularity=granularity, seed=seed, config=cfg,
+                  ground_truth=ground_truth, progress=progress)
+    flags: dict[str, Any] = {}
+    for s in stages:
+        if s.kind != "batch":
+            continue
+        out = s.run_batch(ctx)
+        per_user.update(out.per_user)
+        skipped.extend(out.skipped)
+        flags.update(out.flags)
+    per_user.update(per_user_cost(explanations))
+    return ExplainerResult(
+        explainer=explainer.name,
+        granularity=granularity,
+        seed=seed,
+        users=np.array([r.user for r in requests], dtype=np.int64),
+        targets=np.array([r.target for r in requests], dtype=np.int64),
+        per_user=per_user,
+        curves=curves,
+        explanations=explanations,
+        skipped=skipped,
+        cost=cost_summary(explanations, total_wall, rss_before),
+        flags=flags,
+        config=cfg.as_dict(),
+    )
+
+
+def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:
+    task = model.feature_task(granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude)
+    n_features = task.n_features
+    if n_features != len(expl.scores):
+        raise ValueError(f"the explanation has {len(expl.scores)} scores but the task has {n_features} features")
+    order = expl.ranking()
+    masks = {"full": np.ones((1, n_features), np.float32), "empty": np.zeros((1, n_features), np.float32)}
+    for s in probes:
+        masks.update({f"{s.name}/{k}": v for k, v in s.masks(order, expl.scores, n_features, cfg).items()})
+    probed = probe(task, masks)
+    ref = Reference(float(probed["full"][0][0]), float(probed["empty"][0][0]), int(probed["full"][1][0]),
+                    int(probed["empty"][1][0]), cfg.eps)
+    for s in probes:
+        prefix = f"{s.name}/"
+        mine = {k[len(prefix):]: v for k, v in probed.items() if k.startswith(prefix)}
+        values, stage_curves = s.values(mine, ref, order, expl.scores, n_features, cfg)
+        for name, value in values.items():
+            per_user[name][i] = value
+        for name, curve in stage_curves.items():
+            curves[name][i, : len(curve)] = curve
+    for s in task_stages:
+        for name, value in s.run_task(task, expl, ref, cfg, derive_seed(seed, s.name, req.user, req.target)).items():
+            per_user[name][i] = value
+    return ref

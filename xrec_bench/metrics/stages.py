@@ -1,0 +1,133 @@
+"""How metric modules plug into :func:`xrec_bench.metrics.evaluate_explainer`.
+
+Each metric module registers one :class:`Stage` in :data:`STAGES`, of one of three kinds:
+
+* ``probe``: asks for feature masks of one explanation (``masks``) and turns the target's scores
+  and ranks under them into values (``values``). The evaluator merges the masks of every probe
+  stage, drops duplicates, and scores them in ONE ``task.score_and_rank`` call per explanation.
+* ``task``: computes values from the explanation and its :class:`FeatureTask` (``run_task``).
+* ``batch``: needs the whole batch, the model or the explainer again (``run_batch``), e.g.
+  stability and sanity, which re-run the explainer.
+
+Every value is per request (NaN where it does not apply), so that CIs and paired tests can be
+computed later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from xrec_bench.registry import Registry
+
+if TYPE_CHECKING:
+    from xrec_bench.explainers.base import Explainer, Explanation, Request
+    from xrec_bench.metrics.config import EvalConfig
+    from xrec_bench.models.base import Recommender
+    from xrec_bench.models.features import FeatureTask
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The target's score and rank with every feature present and with none (per explanation)."""
+
+    s_full: float
+    s_empty: float
+    rank_full: int
+    rank_empty: int
+    eps: float
+
+    @property
+    def span(self) -> float:
+        """``s_full - s_empty``; NaN when it is too small to divide by (see :meth:`normalise`)."""
+        d = self.s_full - self.s_empty
+        if not np.isfinite(d) or abs(d) <= self.eps * max(1.0, abs(self.s_full)):
+            return float("nan")
+        return float(d)
+
+    def normalise(self, scores: np.ndarray) -> np.ndarray:
+        """Rescale scores so that the empty input is 0 and the full input is 1.
+
+        Scores of text recommenders are cosines or dot products whose scale differs by user, and
+        can be negative; this makes curves and areas comparable across users. When the full and
+        empty scores (nearly) coincide the features do not move the score, and the result is NaN.
+        """
+        return (np.asarray(scores, dtype=np.float64) - self.s_empty) / self.span
+
+
+def probe(task: FeatureTask, masks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Score every mask of every key in one batched ``score_and_rank`` call (duplicates scored once)."""
+    keys = [k for k in masks if len(masks[k])]
+    if not keys:
+        return {k: (np.empty(0), np.empty(0, dtype=np.int64)) for k in masks}
+    stacked = np.concatenate([np.asarray(masks[k], dtype=np.float32) for k in keys], axis=0)
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    scores, ranks = task.score_and_rank(torch.from_numpy(unique))
+    scores, ranks = np.asarray(scores, dtype=np.float64)[inverse.reshape(-1)], np.asarray(ranks)[inverse.reshape(-1)]
+    out, start = {}, 0
+    for k in masks:
+        n = len(masks[k])
+        out[k] = (scores[start : start + n], ranks[start : start + n])
+        start += n
+    return out
+
+
+def order_masks(order: np.ndarray, counts, n_features: int, *, keep_top: bool) -> np.ndarray:
+    """Masks ``[len(counts), F]``: the first ``k`` features of ``order`` removed (``keep_top=False``)
+    or the only ones present (``keep_top=True``)."""
+    masks = np.zeros((len(counts), n_features), dtype=np.float32) if keep_top else np.ones(
+        (len(counts), n_features), dtype=np.float32)
+    for row, k in enumerate(counts):
+        masks[row, order[: int(k)]] = 1.0 if keep_top else 0.0
+    return masks
+
+
+def rank_gain(ranks) -> np.ndarray:
+    """``1 / log2(rank + 1)``: 1 at rank 1, falling like a DCG discount (comparable across users)."""
+    return 1.0 / np.log2(np.asarray(ranks, dtype=np.float64) + 1.0)
+
+
+@dataclass
+class Context:
+    """What batch stages see: the whole evaluation so far."""
+
+    model: Recommender
+    explainer: Explainer
+    requests: list[Request]
+    explanations: list[Explanation]
+    references: list[Reference | None]
+    granularity: str
+    seed: int
+    config: EvalConfig
+    ground_truth: Any = None
+    progress: bool = False
+
+
+@dataclass
+class StageOutput:
+    per_user: dict[str, np.ndarray] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    kind: str  # "probe" | "task" | "batch"
+    #: names of the metrics this stage fills, given the config (e.g. ``pos@10`` for cutoff 10)
+    metric_names: Callable[[EvalConfig], tuple[str, ...]]
+    masks: Callable[..., dict[str, np.ndarray]] | None = None
+    values: Callable[..., tuple[dict[str, float], dict[str, np.ndarray]]] | None = None
+    run_task: Callable[..., dict[str, float]] | None = None
+    run_batch: Callable[[Context], StageOutput] | None = None
+    needs_ground_truth: bool = False
+    #: curve names (``[n_users, L]``) a probe stage fills, given the config
+    curve_names: Callable[[EvalConfig], dict[str, int]] = lambda cfg: {}
+
+
+STAGES: Registry[Stage] = Registry("metric stage")
