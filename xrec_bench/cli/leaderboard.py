@@ -1,0 +1,55 @@
+"""``xrec-bench leaderboard build|show``: versioned leaderboard tables from run records."""
+
+from __future__ import annotations
+
+import argparse
+
+from xrec_bench.cli import CliError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("leaderboard", help="build or show leaderboard tables from run records",
+                              description="Leaderboards are built from run records only (no metric is recomputed).")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    b = sub.add_parser("build", help="merge run records and write results/<suite>/v<version>/")
+    b.add_argument("--runs", nargs="+", default=["runs"], help="run-record files or results folders (default: runs)")
+    b.add_argument("--out", default="results", help="where to write (default: results)")
+    b.set_defaults(func=build)
+    s = sub.add_parser("show", help="print the Markdown tables of a built leaderboard or of run records")
+    s.add_argument("path", nargs="+", help="a leaderboard.json, run-record files or results folders")
+    s.add_argument("--dataset", default=None, help="only this dataset")
+    s.add_argument("--granularity", default=None, choices=["history", "tokens"], help="only this granularity")
+    s.set_defaults(func=show)
+
+
+def _board(paths):
+    from xrec_bench.leaderboard.load import MergeError, load_board
+
+    try:
+        return load_board(paths)
+    except (MergeError, FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def build(args: argparse.Namespace) -> int:
+    from xrec_bench.leaderboard.write import write_leaderboard
+
+    board = _board(args.runs)
+    target = write_leaderboard(board, args.out)
+    print(f"leaderboard of {board.suite['name']} v{board.suite['version']} ({len(board.cells)} cells, "
+          f"{len(board.runs)} run(s)) written to {target}")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from xrec_bench.leaderboard.tables import build_tables
+    from xrec_bench.leaderboard.write import table_markdown
+
+    board = _board(args.path)
+    tables = [t for t in build_tables(board) if (args.dataset in (None, t.dataset))
+              and (args.granularity in (None, t.granularity))]
+    if not tables:
+        raise CliError("No table matches: check --dataset/--granularity against the runs' datasets.")
+    print("\n\n".join(table_markdown(t) for t in tables))
+    return 0
