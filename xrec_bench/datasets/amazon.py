@@ -62,15 +62,17 @@ def parse_2018(card: Any, files: Mapping[str, Path], options: Mapping[str, Any],
     asins = sorted(interactions["item_id"].unique())
     wanted = set(asins)
     meta: dict[str, dict] = {}
-    bad, duplicates = [], 0
+    bad, duplicates, seen = [], 0, set()
     for lineno, row in _json_lines(files["meta"]):
         asin = row.get("asin") if isinstance(row, dict) else None
         if not isinstance(asin, str):
             bad.append(lineno)
-        elif asin in meta:
+        elif asin in seen:
             duplicates += 1
-        elif asin in wanted:
-            meta[asin] = row
+        else:
+            seen.add(asin)
+            if asin in wanted:
+                meta[asin] = row
     refuse_or_count(stats, "malformed_meta_rows", len(bad), strict=strict, what="metadata lines without an asin",
                     examples=[f"line {n}" for n in bad])
     stats["duplicate_meta_rows"] = duplicates  # expected in the raw files: counted, never refused
