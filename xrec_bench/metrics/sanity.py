@@ -5,7 +5,7 @@ re-initialised learned weights; per request, ``sanity_spearman`` is ``|Spearman 
 between the two attribution vectors. An explanation that reflects the model should change, so
 lower is better; an explainer whose mean ``|rho|`` exceeds ``EvalConfig.sanity_threshold`` (0.9)
 is flagged (``ExplainerResult.flags["sanity_failed"]``). Identical vectors give 1.0 and a
-constant vector against a non-constant one 0.0 (Spearman is undefined there). A model without a
+constant vector against a non-constant one 0.0 (Spearman is undefined there); a single feature NaN. A model without a
 randomised copy gets NaN and a recorded reason. Runs on the first ``sanity_users`` requests.
 """
 
@@ -30,9 +30,11 @@ declare("sanity_spearman", higher_is_better=False, group="sanity",
 
 def abs_spearman(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2:
+        return float("nan")  # one feature has one ranking: nothing can change
     if np.array_equal(a, b):
         return 1.0
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return float(abs(spearmanr(a, b).statistic))
 

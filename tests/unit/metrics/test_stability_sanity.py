@@ -1,0 +1,112 @@
+"""Run-to-run stability, input-perturbation stability, sanity check and infidelity on the linear toy."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.unit.metrics.conftest import ExactLinear, Position, RandomScores
+from xrec_bench.explainers.base import Request
+from xrec_bench.metrics import EvalConfig, evaluate_explainer
+from xrec_bench.metrics._tasks import WithoutFeature
+
+STAB = ["run_kendall_tau", "max_sensitivity"]
+
+
+@pytest.mark.parametrize("granularity", ["history", "tokens"])
+def test_deterministic_explainer_is_perfectly_stable_run_to_run(toy, requests, granularity):
+    r = evaluate_explainer(toy, ExactLinear(), requests, granularity=granularity, seed=0, metrics=STAB)
+    assert np.all(r.per_user["run_kendall_tau"] == 1.0)
+    assert np.all(r.per_user["run_jaccard@5"] == 1.0)
+
+
+def test_stochastic_explainer_varies_run_to_run(toy, requests):
+    r = evaluate_explainer(toy, RandomScores(), requests, granularity="history", seed=0, metrics=STAB)
+    assert np.nanmean(r.per_user["run_kendall_tau"]) < 0.5
+
+
+def test_rerun_stochastic_only_trusts_the_declaration(toy, requests):
+    cfg = EvalConfig(rerun="stochastic", stability_users=3)
+    r = evaluate_explainer(toy, Position(), requests, granularity="history", seed=0, metrics=STAB, config=cfg)
+    assert np.all(r.per_user["run_kendall_tau"][:3] == 1.0) and np.all(np.isnan(r.per_user["run_kendall_tau"][3:]))
+
+
+@pytest.mark.parametrize("granularity", ["history", "tokens"])
+def test_exact_attributions_do_not_move_when_an_unimportant_feature_leaves(toy, requests, granularity):
+    # linear model: the exact attribution of each remaining feature does not depend on the others
+    exact = evaluate_explainer(toy, ExactLinear(), requests, granularity=granularity, seed=0, metrics=STAB)
+    sens = exact.per_user["max_sensitivity"]
+    assert np.isfinite(sens).sum() >= 3
+    np.testing.assert_allclose(sens[np.isfinite(sens)], 0.0, atol=1e-6)
+    np.testing.assert_allclose(exact.per_user["relative_input_stability"][np.isfinite(sens)], 0.0, atol=1e-5)
+    rand = evaluate_explainer(toy, RandomScores(), requests, granularity=granularity, seed=0, metrics=STAB)
+    assert np.nanmean(rand.per_user["max_sensitivity"]) > 0.1
+
+
+def test_only_perturbations_that_keep_the_rank_count(toy, requests):
+    cfg = EvalConfig(stability_k=1)
+    # the explanation calls the most important features unimportant, so dropping them moves the target
+    class Reversed(ExactLinear):
+        name = "test-reversed"
+
+        def _attribute(self, task, rng):
+            return -super()._attribute(task, rng)
+
+    r = evaluate_explainer(toy, Reversed(), requests, granularity="history", seed=0, metrics=STAB, config=cfg)
+    reasons = [why for _, why in r.skipped if why.startswith("stability:")]
+    assert np.isnan(r.per_user["max_sensitivity"]).sum() == len(reasons) > 0
+
+
+def test_without_feature_task_matches_the_masked_base(toy):
+    base = toy.feature_task("tokens", user=0, history=np.array([1, 2]), target=5)
+    reduced = WithoutFeature(base, 1)
+    assert reduced.n_features == base.n_features - 1
+    mask = np.ones((1, base.n_features), dtype=np.float32)
+    mask[0, 1] = 0
+    assert float(reduced.forward(np.ones((1, reduced.n_features)))) == pytest.approx(float(base.forward(mask)))
+    ids, att = base.input_ids, base._token_mask(torch.ones(1, base.n_features))
+    assert float(reduced.forward_ids(ids, att).detach()) == pytest.approx(float(base.forward(mask)), rel=1e-5)
+    assert int((reduced.word_of_token >= 0).sum()) == base.n_features - 1
+
+
+def test_sanity_flags_an_explainer_that_ignores_the_model(toy, requests):
+    ignores = evaluate_explainer(toy, Position(), requests, granularity="history", seed=0, metrics=["sanity"])
+    assert ignores.flags["sanity_failed"] is True
+    assert np.all(ignores.per_user["sanity_spearman"] == 1.0)
+    exact = evaluate_explainer(toy, ExactLinear(), requests, granularity="history", seed=0, metrics=["sanity"])
+    assert exact.flags["sanity_failed"] is False
+    assert np.nanmean(exact.per_user["sanity_spearman"]) < 0.7
+
+
+def test_sanity_without_randomised_model_is_skipped_with_reason(toy, requests):
+    class NoRandom(type(toy)):
+        def randomized(self, seed):
+            raise NotImplementedError("Model 'toy' has no randomised copy.")
+
+    model = NoRandom()
+    r = evaluate_explainer(model, ExactLinear(), requests, granularity="history", seed=0, metrics=["sanity"])
+    assert np.all(np.isnan(r.per_user["sanity_spearman"]))
+    assert any("no randomised copy" in why for _, why in r.skipped)
+
+
+@pytest.mark.parametrize("granularity", ["history", "tokens"])
+def test_infidelity_is_zero_for_exact_linear_attributions(toy, requests, granularity):
+    exact = evaluate_explainer(toy, ExactLinear(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
+    np.testing.assert_allclose(exact.per_user["infidelity"], 0.0, atol=1e-6)
+    rand = evaluate_explainer(toy, RandomScores(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
+    assert np.nanmean(rand.per_user["infidelity"]) > 0.05
+    # normalize=True: a rescaled attribution is as faithful as the original
+    class Scaled(ExactLinear):
+        name = "test-scaled"
+
+        def _attribute(self, task, rng):
+            return 7.0 * super()._attribute(task, rng)
+
+    scaled = evaluate_explainer(toy, Scaled(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
+    np.testing.assert_allclose(scaled.per_user["infidelity"], 0.0, atol=1e-6)
+
+
+def test_request_in_history_is_skipped_not_crashing(toy, requests):
+    bad = Request(user=99, target=int(requests[0].history[0]), history=requests[0].history)
+    r = evaluate_explainer(toy, ExactLinear(), [*requests[:2], bad], granularity="history", seed=0)
+    assert np.isnan(r.per_user["deletion_auc"][2]) and np.isfinite(r.per_user["deletion_auc"][0])
+    assert any(user == 99 and "already in the history" in why for user, why in r.skipped)
