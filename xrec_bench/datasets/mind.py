@@ -20,8 +20,8 @@ time "M/D/YYYY h:mm:ss AM", space-separated click history, candidates "N123-1 N4
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def _behaviors(path: Path, split: str, known: set[str], dangling: list[str], mal
     times = pd.to_datetime(pd.Series([r[2] for r in rows], dtype=object), format=_TIME_FORMAT, errors="coerce")
     seconds = ((times - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)).to_numpy(dtype=float, na_value=np.nan)
     out = []
-    for lineno, (row, ts) in enumerate(tqdm(list(zip(rows, seconds)), desc=f"MIND {split} behaviors",
+    for lineno, (row, ts) in enumerate(tqdm(list(zip(rows, seconds, strict=True)), desc=f"MIND {split} behaviors",
                                            unit="rows", disable=None, leave=False), 1):
         impression_id, user, _, history, shown = row
         pairs = [_CANDIDATE.match(tok) for tok in shown.split()]
@@ -121,7 +121,7 @@ def _clicks(rows: list[dict]) -> pd.DataFrame:
         n = len(items)
         records.extend((user, item, first[user] - n + i, 1.0) for i, item in enumerate(items))
     for r in rows:
-        records.extend((r["user_id"], c, r["timestamp"], 1.0) for c, label in zip(r["candidates"], r["labels"]) if label)
+        records.extend((r["user_id"], c, r["timestamp"], 1.0) for c, label in zip(r["candidates"], r["labels"], strict=True) if label)
     frame = pd.DataFrame(records, columns=["user_id", "item_id", "timestamp", "rating"])
     return frame.sort_values(["user_id", "timestamp"], kind="stable")
 

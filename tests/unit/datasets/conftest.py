@@ -163,7 +163,7 @@ def amazon_meta() -> list[dict]:
     ]
 
 
-def put_amazon(mirror: "MirrorFolder", category: str, reviews=None, meta=None) -> None:
+def put_amazon(mirror: MirrorFolder, category: str, reviews=None, meta=None) -> None:
     mirror.put_gz(f"{AMAZON}/categoryFilesSmall/{category}_5.json.gz", reviews or amazon_reviews())
     mirror.put_gz(f"{AMAZON}/metaFiles2/meta_{category}.json.gz", meta or amazon_meta())
 
