@@ -33,6 +33,9 @@ import pandas as pd
 from xrec_bench.datasets.preprocess import index_dataset, refuse_or_count
 from xrec_bench.datasets.schema import Dataset
 
+#: bump when the parsed output changes for the same files (retires processed-cache entries)
+PARSER_VERSION = "1"
+
 _TAG = re.compile(r"<[^<>]*(?:>|$)")
 _SPACE = re.compile(r"\s+")
 

@@ -1,7 +1,8 @@
 """``load_dataset``: card -> fetch (verified) -> parse -> preprocess -> processed cache.
 
 The processed dataset is cached under ``cache_dir()/processed/<name>/<key>/`` where ``key`` hashes the
-card's name and version, the sha256 of every source file, the options and strict mode. When all those
+card's name and version, the parser and its ``PARSER_VERSION``, the sha256 of every source file, the
+options and strict mode. When all those
 checksums are known (pinned in the card or recorded on an earlier download) a cached entry is
 returned without touching the network, the raw files or the parser.
 """
@@ -68,6 +69,7 @@ def prepare_dataset(
     card = name if isinstance(name, Card) else get_card(name)
     resolved = card.resolve_options(options)
     files = card.resolve_files(resolved)
+    parser = _resolve(card.parser)
     known = known_checksums(files)
     if known is not None:
         folder = _entry(card, {s: sha for s, (sha, _) in known.items()}, resolved, strict)
@@ -78,7 +80,6 @@ def prepare_dataset(
     fetched = fetch_files(files, mirror=mirror, progress=progress)
     checksums = {f.source: f.sha256 for f in fetched}
     status = {f.source: PINNED if f.pinned else RECORDED for f in fetched}
-    parser = _resolve(card.parser)
     kwargs = {"strict": strict} if "strict" in inspect.signature(parser).parameters else {}
     logger.info("Parsing %s.", card.name)
     raw = parser(card, {f.key: f.path for f in fetched}, dict(resolved), **kwargs)
@@ -88,7 +89,7 @@ def prepare_dataset(
         name=card.name,
         version=card.version,
         checksums=checksums,
-        options=resolved,
+        options={**raw.options, **resolved},
         stats={**dataset.stats, "checksum_status": status},
     )
     folder = _entry(card, checksums, resolved, strict)
@@ -100,10 +101,19 @@ def prepare_dataset(
 
 
 def _entry(card: Card, checksums: Mapping[str, str], options: Mapping[str, Any], strict: bool) -> Path:
+    """The cache folder of this card, parser code version, source checksums, options and strict mode.
+
+    A parser module may declare ``PARSER_VERSION`` (or ``GENERATOR_VERSION``); bumping it when the
+    parsed output changes retires the old cache entries.
+    """
+    module = importlib.import_module(card.parser.partition(":")[0])
+    code_version = getattr(module, "PARSER_VERSION", None) or getattr(module, "GENERATOR_VERSION", None)
     payload = json.dumps(
         {
             "name": card.name,
             "version": card.version,
+            "parser": card.parser,
+            "parser_version": code_version,
             "checksums": dict(checksums),
             "options": dict(options),
             "strict": strict,

@@ -33,6 +33,9 @@ from xrec_bench.datasets.errors import DanglingReferenceError
 from xrec_bench.datasets.preprocess import index_dataset, read_rows, refuse_or_count
 from xrec_bench.datasets.schema import Dataset
 
+#: bump when the parsed output changes for the same files (retires processed-cache entries)
+PARSER_VERSION = "1"
+
 SPLITS = ("train", "dev")
 _TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 _CANDIDATE = re.compile(r"^(\S+)-([01])$")

@@ -22,6 +22,9 @@ from xrec_bench.datasets.errors import DanglingReferenceError
 from xrec_bench.datasets.preprocess import index_dataset, numeric_columns, read_rows, refuse_or_count
 from xrec_bench.datasets.schema import Dataset
 
+#: bump when the parsed output changes for the same files (retires processed-cache entries)
+PARSER_VERSION = "1"
+
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
 _NO_GENRE = {"unknown", "(no genres listed)"}

@@ -102,7 +102,7 @@ def preprocess(dataset: Dataset, options: Mapping[str, Any]) -> Dataset:
     stats.update(interactions=len(dataset.interactions), users=dataset.n_users, items=dataset.n_items)
     if dataset.impressions is not None:
         stats["impressions"] = len(dataset.impressions)
-    return replace(dataset, stats=stats, options=dict(options))
+    return replace(dataset, stats=stats, options={**dataset.options, **options})
 
 
 def _kcore(inter: pd.DataFrame, k: int) -> pd.DataFrame:

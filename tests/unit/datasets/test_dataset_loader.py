@@ -93,3 +93,17 @@ def test_unknown_name_and_unknown_option():
         load_dataset("mind-smal")
     with pytest.raises(CardError, match="unknown option.*categry"):
         load_dataset("amazon-2018", categry="Books")
+
+
+def test_synthetic_ground_truth_survives_the_cache(monkeypatch):
+    synthetic = pytest.importorskip("xrec_bench.datasets.synthetic")
+    options = {"n_users": 30, "n_items": 200, "min_length": 5, "max_length": 10}
+    first = prepare_dataset("synthetic", progress=False, **options)
+    forbid(monkeypatch, synthetic, "generate")
+    second = prepare_dataset("synthetic", progress=False, **options)
+    assert not first.cached and second.cached
+    assert_same(first.dataset, second.dataset)
+    a, b = first.dataset.ground_truth, second.dataset.ground_truth
+    assert a["cause_words"].tolist() == b["cause_words"].tolist() and isinstance(b["cause_words"][0], tuple)
+    assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(a["cause_items"], b["cause_items"], strict=True))
+    assert first.dataset.checksums == {} and first.dataset.stats["checksum_status"] == {}
