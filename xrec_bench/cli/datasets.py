@@ -162,7 +162,7 @@ def _prepare(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
         return 0
     before, after, sp = report["before_implicit"], report["after_implicit"], report["split"]
-    print(f"{ds.name} v{ds.version} ({'from cache, nothing re-done' if prepared.cached else 'downloaded and parsed'})")
+    print(f"{ds.name} v{ds.version} ({'from cache, nothing re-done' if prepared.cached else 'prepared now, and cached'})")
     print(f"  options: {', '.join(f'{k}={v!r}' for k, v in ds.options.items())}")
     print(f"  before implicit conversion: {before['interactions']} interactions, {before['users']} users, "
           f"{before['items']} items")
