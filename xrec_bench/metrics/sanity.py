@@ -12,6 +12,7 @@ randomised copy gets NaN and a recorded reason. Runs on the first ``sanity_users
 from __future__ import annotations
 
 import logging
+import weakref
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -26,6 +27,18 @@ log = logging.getLogger(__name__)
 declare("sanity_spearman", higher_is_better=False, group="sanity",
         description="|Spearman rho| between attributions on the trained model and on a randomised copy "
                     "(high: the explanation ignores the model).")
+
+
+#: randomised copies by model and seed, so that explainers evaluated one after another on the same
+#: model share one copy (for text models, building it re-encodes every item)
+_RANDOMIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def randomized_copy(model, seed: int):
+    copies = _RANDOMIZED.setdefault(model, {})
+    if seed not in copies:
+        copies[seed] = model.randomized(seed)
+    return copies[seed]
 
 
 def abs_spearman(a, b) -> float:
@@ -44,7 +57,7 @@ def _run(ctx: Context) -> StageOutput:
     out = StageOutput(per_user={"sanity_spearman": np.full(n, np.nan)})
     idx = budget_indices(ctx, cfg.sanity_users)
     try:
-        randomized = ctx.model.randomized(derive_seed(ctx.seed, "sanity"))
+        randomized = randomized_copy(ctx.model, derive_seed(ctx.seed, "sanity"))
     except NotImplementedError as exc:
         out.skipped.extend((ctx.requests[i].user, f"sanity: {exc}") for i in idx)
         return out
