@@ -63,7 +63,9 @@ def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
             f"{', '.join(INTERACTION_COLUMNS[:3])}. Got columns: {', '.join(map(str, interactions.columns))}."
         )
     if len(interactions) == 0:
-        raise ValueError("The dataset has no interactions to split; check its filtering options (k-core, threshold).")
+        raise ValueError(
+            "The dataset has no interactions to split; check its filtering options (k-core, threshold)."
+        )
     order = np.lexsort(
         (np.arange(len(interactions)), interactions["timestamp"].to_numpy(), interactions["user"].to_numpy())
     )
@@ -75,7 +77,11 @@ def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
 
 @SPLIT_STRATEGIES.register("leave-last-out")
 def leave_last_out(interactions: pd.DataFrame, *, min_interactions: int = 3) -> Split:
-    if isinstance(min_interactions, bool) or not isinstance(min_interactions, (int, np.integer)) or min_interactions < 3:
+    if (
+        isinstance(min_interactions, bool)
+        or not isinstance(min_interactions, (int, np.integer))
+        or min_interactions < 3
+    ):
         raise ValueError(
             "The 'min_interactions' option of leave-last-out must be an int in the range [3, inf) "
             f"(so that every case has a non-empty history). Got {min_interactions!r} instead."
@@ -96,7 +102,12 @@ def leave_last_out(interactions: pd.DataFrame, *, min_interactions: int = 3) -> 
     valid_cases = _cases_before(users, items, valid_rows, counts, min_interactions, offset_from_end=1)
     test_cases = _cases_before(users, items, test_rows, counts, min_interactions, offset_from_end=0)
     return _build_split(
-        "leave-last-out", interactions, stage, {"min_interactions": int(min_interactions)}, valid_cases, test_cases
+        "leave-last-out",
+        interactions,
+        stage,
+        {"min_interactions": int(min_interactions)},
+        valid_cases,
+        test_cases,
     )
 
 
@@ -121,7 +132,11 @@ def _cases_before(
 def _drop_seen_targets(cases: EvalCases) -> EvalCases:
     """Drop cases whose only target is already in the history (it could never be ranked: seen
     items are excluded from rankings). Only repeated interactions cause this; it is logged."""
-    keep = [i for i, (h, t) in enumerate(zip(cases.histories, cases.targets, strict=True)) if not np.isin(t, h).all()]
+    keep = [
+        i
+        for i, (h, t) in enumerate(zip(cases.histories, cases.targets, strict=True))
+        if not np.isin(t, h).all()
+    ]
     if len(keep) == len(cases):
         return cases
     logger.warning(
@@ -151,7 +166,9 @@ def temporal(interactions: pd.DataFrame, *, valid_fraction: float = 0.1, test_fr
             f"Got {valid_fraction} + {test_fraction} = {valid_fraction + test_fraction} instead."
         )
     timestamps = interactions["timestamp"].to_numpy()
-    t1, t2 = np.quantile(timestamps, [1.0 - valid_fraction - test_fraction, 1.0 - test_fraction], method="lower")
+    t1, t2 = np.quantile(
+        timestamps, [1.0 - valid_fraction - test_fraction, 1.0 - test_fraction], method="lower"
+    )
     stage = np.where(timestamps < t1, 0, np.where(timestamps < t2, 1, 2)).astype(np.int8)
     if not (stage == 0).any():
         raise ValueError(

@@ -20,7 +20,9 @@ def _dataset(rows: list[tuple[int, int, int]]) -> Dataset:
     return Dataset(
         name="hand-made",
         version="1",
-        items=pd.DataFrame({"item_id": [f"i{i}" for i in range(n_items)], "text": [f"item {i}" for i in range(n_items)]}),
+        items=pd.DataFrame(
+            {"item_id": [f"i{i}" for i in range(n_items)], "text": [f"item {i}" for i in range(n_items)]}
+        ),
         users=pd.DataFrame({"user_id": [f"u{u}" for u in range(n_users)]}),
         interactions=frame,
         checksums={},
@@ -94,7 +96,9 @@ def test_leave_last_out_has_no_leakage_and_keeps_time_order(seed):
     for stage in (split.valid, split.test):
         # a row can only appear in both if the very same (user, item, time) occurs twice in the data
         leaked = set(stage[key].itertuples(index=False, name=None)) & train_keys
-        duplicates = set(dataset.interactions[dataset.interactions.duplicated(key)][key].itertuples(index=False, name=None))
+        duplicates = set(
+            dataset.interactions[dataset.interactions.duplicated(key)][key].itertuples(index=False, name=None)
+        )
         assert leaked <= duplicates
     assert split.valid["user"].is_unique and split.test["user"].is_unique
     assert set(split.valid["user"]) == set(split.test["user"])
@@ -131,7 +135,17 @@ def test_leave_last_out_drops_a_case_whose_target_was_already_seen(caplog):
 
 
 def test_temporal_on_a_hand_made_example():
-    rows = [(0, 0, 1), (0, 1, 2), (0, 2, 8), (0, 3, 9), (1, 4, 3), (1, 0, 9), (1, 4, 10), (2, 5, 9), (2, 6, 10)]
+    rows = [
+        (0, 0, 1),
+        (0, 1, 2),
+        (0, 2, 8),
+        (0, 3, 9),
+        (1, 4, 3),
+        (1, 0, 9),
+        (1, 4, 10),
+        (2, 5, 9),
+        (2, 6, 10),
+    ]
     rows += [(3, 7, t) for t in (4, 5, 6, 7)]
     split = make_split(_dataset(rows), "temporal", valid_fraction=0.2, test_fraction=0.3)
     t1, t2 = split.options["valid_start"], split.options["test_start"]
