@@ -31,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="measure explainers' faithfulness, agreement, stability and cost")
     p.add_argument("--dataset", required=True, help="dataset name, e.g. synthetic, movielens-100k")
     p.add_argument("--model", required=True, help="model name, e.g. bert-two-tower")
+    p.add_argument("--model-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="model parameter (JSON value, e.g. max_steps=150), repeatable; the model cache is keyed by them")
     p.add_argument("--explainers", required=True, help="comma-separated explainer names (random is added)")
     p.add_argument("--granularity", required=True, choices=GRANULARITIES)
     p.add_argument("--users", type=int, default=50, help="number of test users to sample (default 50)")
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     dataset = load_dataset(args.dataset)
     split = make_split(dataset, "leave-last-out")
-    model = fit_or_load(dataset, split, args.model, seed=args.seed)
+    model = fit_or_load(dataset, split, args.model, params=parse_params(args.model_param), seed=args.seed)
     if args.granularity not in getattr(model, "explainable_granularities", ()):
         raise CliError(f"Model {args.model!r} cannot be explained at {args.granularity!r} granularity; "
                        "use bert-two-tower or zero-shot-text.")
@@ -88,6 +90,20 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(args, results, len(requests), plotted)
     print(json.dumps(_finite(report), indent=2, default=_json_default) if args.json else render(report))
     return 0
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, true/false), else strings."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--model-param must look like KEY=VALUE (e.g. max_steps=150). Got {item!r} instead.")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
 
 
 def build_requests(cases, model, *, n_users: int, seed: int, target: str) -> list:

@@ -44,3 +44,15 @@ def test_report_table_and_plot(toy, requests, tmp_path):
     assert "deletion_auc" in text and "random" in text and "Difference to random" in text
     assert "lime: not run" in text and str(plot) in text
     json.dumps(_finite(report), allow_nan=False, default=float)  # strict JSON: NaN became null
+
+
+def test_model_params_parse_as_json_or_text():
+    import pytest
+
+    from xrec_bench.cli import CliError
+    from xrec_bench.cli.evaluate import parse_params
+
+    assert parse_params(["max_steps=150", "device=cpu", "lr=1e-4", "freeze=true"]) == {
+        "max_steps": 150, "device": "cpu", "lr": 1e-4, "freeze": True}
+    with pytest.raises(CliError, match="KEY=VALUE"):
+        parse_params(["max_steps"])
