@@ -26,7 +26,7 @@ def right_aligned(histories: Sequence[np.ndarray], length: int) -> tuple[torch.T
     for row, h in enumerate(histories):
         h = np.asarray(h, dtype=np.int64)[-length:]
         if len(h):
-            idx[row, length - len(h) :] = torch.from_numpy(h)
+            idx[row, length - len(h) :] = torch.as_tensor(np.array(h))
             w[row, length - len(h) :] = 1.0
     return idx, w
 
