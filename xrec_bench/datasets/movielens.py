@@ -68,10 +68,11 @@ def parse_latest_small(
 
 
 def _ratings(path: Path, sep: str | None, encoding: str, stats: dict, strict: bool, header: bool = False) -> pd.DataFrame:
-    rows, bad = read_rows(path, sep=sep, n_fields=4, encoding=encoding, header=header)
+    lines: list[int] = []
+    rows, bad = read_rows(path, sep=sep, n_fields=4, encoding=encoding, header=header, line_numbers=lines)
     frame = pd.DataFrame(rows, columns=_RATING_COLUMNS)
     frame, unparsable = numeric_columns(frame, {"user_id": "int", "item_id": "int", "rating": "float", "timestamp": "int"})
-    bad_lines = sorted(bad + [i + 1 + header for i in unparsable.nonzero()[0]])  # approximate for blank lines
+    bad_lines = sorted(bad + [lines[i] for i in unparsable.nonzero()[0]])
     refuse_or_count(
         stats, "malformed_rows", len(bad_lines), strict=strict, what=f"{Path(path).name} rows that do not parse",
         examples=[f"line {n}" for n in bad_lines],

@@ -167,12 +167,19 @@ def _remap_impressions(imp: pd.DataFrame, user_map: np.ndarray, item_map: np.nda
 
 
 def read_rows(
-    path: str, *, sep: str | None, n_fields: int, encoding: str = "utf-8", header: bool = False
+    path: str,
+    *,
+    sep: str | None,
+    n_fields: int,
+    encoding: str = "utf-8",
+    header: bool = False,
+    line_numbers: list[int] | None = None,
 ) -> tuple[list[list[str]], list[int]]:
     """Split a delimited text file into rows of exactly ``n_fields`` fields.
 
     ``sep=None`` reads CSV with quoting (``csv`` module). Returns the good rows and the 1-based line
-    numbers of rows with another number of fields; blank lines are skipped. (Hand-written rather
+    numbers of rows with another number of fields; blank lines are skipped. ``line_numbers``, if
+    given, receives the line number of each good row. (Hand-written rather
     than ``pandas.read_csv`` because pandas can skip bad lines but not count them without its slow
     Python engine.)
     """
@@ -189,6 +196,8 @@ def read_rows(
                 continue
             if len(parts) == n_fields:
                 rows.append(parts)
+                if line_numbers is not None:
+                    line_numbers.append(lineno)
             else:
                 bad.append(lineno)
     return rows, bad
