@@ -241,15 +241,13 @@ def save_curves(results: dict, path: Path, *, title: str) -> Path:
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
     panels = [("deletion_score", "deletion: normalised score"), ("insertion_score", "insertion: normalised score"),
-              ("deletion_rank", "deletion: rank gain 1/log2(rank+1)"),
-              ("insertion_rank", "insertion: rank gain 1/log2(rank+1)")]
+              ("deletion_rank_gain", "deletion: rank gain 1/log2(rank+1)"),
+              ("insertion_rank_gain", "insertion: rank gain 1/log2(rank+1)")]
     for ax, (key, label) in zip(axes.ravel(), panels):
         for name, res in results.items():
             if key not in res.curves:
                 continue
             curves = res.curves[key]
-            if key.endswith("_rank"):
-                curves = 1.0 / np.log2(curves + 1.0)
             fractions = np.asarray(res.config["fractions"])
             ok = np.all(np.isfinite(curves), axis=1)
             if not ok.any():

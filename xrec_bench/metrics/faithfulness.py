@@ -4,7 +4,9 @@ Deletion removes features in the explanation's order (most important first) from
 insertion adds them back in that order starting from the empty input. At each fraction ``f`` of
 ``EvalConfig.fractions`` (0, 0.1, ..., 1) the first ``count_at(f, F)`` features (rounded half up)
 are removed / present, and the target's score and rank among all items are recorded. Extra curves
-at fixed counts ``k = 1..5`` (NaN where ``k > F``) are kept for plots.
+at fixed counts ``k = 1..5`` (NaN where ``k > F``) are kept for plots. Curves per user:
+``{deletion,insertion}_score`` (normalised), ``_score_raw``, ``_rank``, ``_rank_gain`` on the
+fraction grid, and ``_count_score`` / ``_count_rank`` at k = 0..5.
 
 Normalisation (per user, so that curves compare across users): the score curve is rescaled so
 that the empty input is 0 and the full input 1, ``(s - s_empty) / (s_full - s_empty)``, NaN when
@@ -77,6 +79,7 @@ def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: E
         curves[f"{kind}_score"] = norm
         curves[f"{kind}_score_raw"] = scores
         curves[f"{kind}_rank"] = ranks.astype(np.float64)
+        curves[f"{kind}_rank_gain"] = gain
         # fixed counts k = 0..max(counts); k = 0 is the full (deletion) / empty (insertion) input
         c_scores, c_ranks = probed[f"{kind}_count"]
         start_s, start_r = (ref.s_full, ref.rank_full) if kind == "deletion" else (ref.s_empty, ref.rank_empty)
@@ -90,7 +93,7 @@ def _curve_names(cfg: EvalConfig) -> dict[str, int]:
     n, c = len(cfg.fractions), 1 + max(cfg.counts)
     out = {}
     for kind in ("deletion", "insertion"):
-        out.update({f"{kind}_score": n, f"{kind}_score_raw": n, f"{kind}_rank": n,
+        out.update({f"{kind}_score": n, f"{kind}_score_raw": n, f"{kind}_rank": n, f"{kind}_rank_gain": n,
                     f"{kind}_count_score": c, f"{kind}_count_rank": c})
     return out
 

@@ -91,6 +91,7 @@ def test_deletion_and_insertion_curves_by_hand():
     # ranks: full 6 > 4.0 -> 1; 3 -> 2; 1 and 0 -> 3 (behind 4.0 and 2.5)
     np.testing.assert_array_equal(r.curves["deletion_rank"][0], [1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 3])
     gain = 1 / np.log2(np.array([1, 2, 3, 3, 3]) + 1)
+    np.testing.assert_allclose(r.curves["deletion_rank_gain"][0][[0, 2, 4, 7, 9]], gain)
     assert r.per_user["deletion_rank_auc"][0] == pytest.approx(np.trapezoid(gain, [0, .25, .5, .75, 1]))
     # fixed counts k = 0..5 (NaN beyond F = 4)
     np.testing.assert_allclose(r.curves["deletion_count_score"][0], [1, .5, 1 / 6, 0, 0, np.nan])
