@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `xrec-bench ... --json | head`
+        sys.stderr.close()
+        return 0
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
