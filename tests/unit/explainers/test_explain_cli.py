@@ -113,3 +113,11 @@ def test_profile_prints_costs_and_planted_cause_rate(patched, capsys):
     assert rows[0]["evals_median"] == 4 and rows[1]["evals_median"] == 0
     truth_top = [1, 2, 3][int(np.argmax(patched.A[[1, 2, 3], 7]))]
     assert rows[0]["cause_top1"][0] == float(truth_top == 2)
+
+
+def test_last_keeps_only_the_most_recent_history_items(patched, capsys):
+    argv = [*ARGS, "--explainer", "exact-shapley", "--granularity", "history", "--user", "alice", "--item", "i7"]
+    assert main([*argv, "--last", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [f["item_id"] for f in out["features"]] == ["i2", "i3"]
+    assert main([*argv, "--last", "0"]) == 2
