@@ -143,3 +143,33 @@ class FakeStages(Stages):
     def _count(self, what: str) -> int:
         self.calls[what] = self.calls.get(what, 0) + 1
         return self.calls[what]
+
+
+#: a small suite over the fake catalog (tests write it to a file, or parse it directly)
+FAKE_SUITE_TOML = """
+name = "fake"
+version = 1
+description = "fake stages: exercises the harness"
+seed = 7
+seeds = [0]
+granularities = ["history", "tokens"]
+accuracy_ks = [10]
+explainers = ["random", "oracle", "gradient", "perturbation", "history-only"]
+
+[users]
+history = 60
+tokens = 30
+
+[[datasets]]
+name = "toy-a"
+
+[[datasets]]
+name = "toy-b"
+options = { size = 3 }
+
+[[models]]
+name = "fake-two-tower"
+
+[[baselines]]
+name = "fake-popular"
+"""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,7 @@ def _record(suite, data, jobs, outcomes, stages, executor, started, elapsed, ref
     finished = now_iso()
     return {
         "schema_version": SCHEMA_VERSION,
-        "run_id": f"{suite.name}-v{suite.version}-{finished.replace(':', '').replace('-', '')[:15]}-{os.getpid()}",
+        "run_id": f"{suite.name}-v{suite.version}-{finished.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}",
         "suite": {"name": suite.name, "version": suite.version, "content_hash": suite.content_hash,
                   "source": suite.source, "seed": suite.seed, "seeds": list(suite.seeds), "users": suite.users,
                   "users_override": users_override, "granularities": list(suite.granularities),

@@ -123,6 +123,8 @@ class Catalog:
     explainer_class: Callable[[str], Any] = lambda name: None
     #: the granularity a metric applies to (None: both)
     metric_granularity: Callable[[str], str | None] = lambda name: None
+    #: None if the metric options are valid, else why not
+    check_metric_options: Callable[[dict], str | None] = lambda options: None
 
 
 def registry_catalog() -> Catalog:
@@ -166,7 +168,17 @@ def registry_catalog() -> Catalog:
 
         return spec(name).granularity
 
-    return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity)
+    def check_metric_options(options):
+        from xrec_bench.metrics.config import EvalConfig
+
+        try:
+            EvalConfig(**options)
+        except (TypeError, ValueError) as exc:
+            return str(exc)
+        return None
+
+    return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity,
+                   check_metric_options)
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
@@ -218,6 +230,10 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
     if targets not in TARGETS:
         errors.append(f"the suite: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead.")
     metric_options = checker.table(raw, "metric_options", "the suite")
+    if metric_options:
+        problem = _safe(catalog.check_metric_options, metric_options)
+        if problem:
+            errors.append(f"metric_options: {problem}")
 
     users = raw.get("users")
     users_out: dict[str, int] = {}
@@ -334,7 +350,12 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
     cls = _safe(cls_of, name)
     if cls is not None and params:
         accepted = _accepted_params(cls)
-        if accepted is not None:
+        if accepted is None:  # ``**params``: let the constructor (which only stores and checks them) judge
+            try:
+                cls(**params)
+            except (TypeError, ValueError) as exc:
+                checker.errors.append(f"{where}: {name!r} refuses its params: {exc}")
+        else:
             for key in params:
                 if key not in accepted:
                     close = difflib.get_close_matches(key, sorted(accepted), n=2, cutoff=0.5)
@@ -384,7 +405,7 @@ class _Checker:
             self.errors.append(f"{where}: {key!r} is required ({_TOP_KEYS.get(key, 'an int')}).")
             return None
         value = table[key]
-        rng = f"[{low}, {high if high is not None else 'inf'}]"
+        rng = f"[{low}, {high}]" if high is not None else f"[{low}, inf)"
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
             self.errors.append(f"{where}: {key!r} must be an int in the range {rng}. Got {value!r} instead.")
             return None

@@ -94,7 +94,7 @@ def _accuracy_html(table: Table) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def render_page(board: Board, tables: list[Table]) -> str:
+def render_page(board: Board, tables: list[Table], *, plots: bool = True) -> str:
     e = html.escape
     s = board.suite
     runs = board.runs
@@ -109,7 +109,8 @@ def render_page(board: Board, tables: list[Table]) -> str:
         sections.append(f'<h2 id="{e(t.slug)}">{e(t.dataset)} · {e(t.granularity)} · explaining {e(t.model)}</h2>')
         sections.append("<h3>Model accuracy</h3>" + _accuracy_html(t))
         sections.append("<h3>Explainers</h3>" + _table_html(t))
-        sections.append(_img(curves_png(t), f"deletion and insertion curves, {t.slug}"))
-        sections.append(_img(tradeoff_png(t, board.metric_specs), f"faithfulness vs latency, {t.slug}"))
+        if plots:
+            sections.append(_img(curves_png(t), f"deletion and insertion curves, {t.slug}"))
+            sections.append(_img(tradeoff_png(t, board.metric_specs), f"faithfulness vs latency, {t.slug}"))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(s["name"])} v{s["version"]} · '
             f"xrec-bench</title><style>{CSS}</style></head><body>{''.join(sections)}<script>{JS}</script></body></html>\n")

@@ -33,7 +33,7 @@ def _figure():
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
     _figure().close(fig)
     return buf.getvalue()
 
@@ -45,7 +45,8 @@ def curves_png(table: Table) -> bytes | None:
     if not names:
         return None
     plt = _figure()
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.8 * len(names) + 1.6, 3.4), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=1 - 1.6 / (3.8 * len(names) + 1.6), bottom=0.15, top=0.82, wspace=0.25)
     cmap = plt.get_cmap("tab20")
     for ax, name in zip(axes[0], names, strict=False):
         for i, row in enumerate(table.rows):
@@ -59,7 +60,7 @@ def curves_png(table: Table) -> bytes | None:
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("fraction of features removed" if "deletion" in name else "fraction of features")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.suptitle(f"{table.dataset} · {table.model} · {table.granularity}")
     return _png(fig)
 
@@ -76,6 +77,7 @@ def tradeoff_png(table: Table, specs: dict[str, dict[str, Any]]) -> bytes | None
         return None
     plt = _figure()
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.13, top=0.92)
     for name, x, est in points:
         ax.errorbar([max(x, 1e-6)], [est.mean], yerr=[[est.mean - est.low], [est.high - est.mean]], fmt="o", capsize=3)
         ax.annotate(name, (max(x, 1e-6), est.mean), fontsize=7, xytext=(4, 3), textcoords="offset points")

@@ -43,7 +43,7 @@ def leaderboard_dir(out: str | Path, board: Board) -> Path:
     return Path(out) / board.suite["name"] / f"v{board.suite['version']}"
 
 
-def write_leaderboard(board: Board, out: str | Path) -> Path:
+def write_leaderboard(board: Board, out: str | Path, *, plots: bool = True) -> Path:
     """Write every file; returns the folder. Files are replaced atomically."""
     from xrec_bench.leaderboard.html import render_page
 
@@ -54,7 +54,7 @@ def write_leaderboard(board: Board, out: str | Path) -> Path:
         write_text(target / f"{table.slug}.csv", table_frame(table).to_csv(index=False))
         write_text(target / f"{table.slug}.md", table_markdown(table))
     write_text(target / "README.md", index_markdown(board, tables))
-    write_text(target / "index.html", render_page(board, tables))
+    write_text(target / "index.html", render_page(board, tables, plots=plots))
     log.info("leaderboard written to %s (%d tables)", target, len(tables))
     return target
 

@@ -1,0 +1,146 @@
+"""The runner with fake stages: caching, resume, failure recording, seeds, executors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from xrec_bench.harness.executor import ProcessPoolExecutor, get_executor
+from xrec_bench.harness.fake import FakeStages
+from xrec_bench.harness.runner import plan, run_suite
+from xrec_bench.harness.suite import ComponentSpec
+from xrec_bench.io import read_json
+from xrec_bench.registry import UnknownNameError
+
+N_CELLS = 2 * 2 + 2 * 2 * 5  # accuracy (2 datasets x 2 models) + explainer cells (2 x 2 granularities x 5)
+
+
+def _metrics(record) -> dict:
+    return {json.dumps(c["key"], sort_keys=True): (c["status"], c["metrics"]) for c in record["cells"]}
+
+
+def test_a_run_records_every_cell_and_its_provenance(suite, tmp_path):
+    result = run_suite(suite, tmp_path / "out", stages=FakeStages(), progress=False)
+    rec = result.record
+    assert rec["counts"] == {"planned": N_CELLS, "cached": 0, "computed": N_CELLS, "ok": N_CELLS - 2, "failed": 0,
+                             "skipped": 2}
+    assert rec["suite"]["content_hash"] == suite.content_hash and rec["suite"]["version"] == 1
+    assert set(rec["datasets"]) == {"toy-a", "toy-b"} and rec["datasets"]["toy-a"]["fingerprint"].startswith("fake-")
+    assert {m["model"] for m in rec["models"]} == {"fake-two-tower", "fake-popular"}
+    assert rec["metric_specs"]["deletion_auc"]["higher_is_better"] is False
+    assert rec["reference_workload"]["seconds"] > 0
+    skipped = [c for c in rec["cells"] if c["status"] == "skipped"]
+    assert {c["key"]["explainer"] for c in skipped} == {"history-only"}
+    assert "does not apply to tokens" in skipped[0]["reason"]
+    cell = next(c for c in rec["cells"] if c["key"]["explainer"] == "oracle" and c["key"]["granularity"] == "history")
+    assert len(cell["users"]) == 60 and len(cell["metrics"]["insertion_auc"]) == 60
+    assert read_json(result.record_path)["run_id"] == rec["run_id"]
+    assert read_json(tmp_path / "out" / "record.json")["run_id"] == rec["run_id"]
+    # the cell file keeps per-user curves; the record keeps the mean curve
+    full = read_json(next((tmp_path / "out" / "cells").rglob("history__oracle__*.json")))
+    assert np.array(full["curves_per_user"]["deletion_score"]).shape == (60, 11)
+    assert len(cell["curves"]["deletion_score"]) == 11 and "curves_per_user" not in cell
+
+
+def test_a_rerun_computes_nothing_and_gives_the_same_record(suite, tmp_path):
+    first = run_suite(suite, tmp_path, stages=FakeStages(), progress=False)
+    stages = FakeStages()
+    second = run_suite(suite, tmp_path, stages=stages, progress=False)
+    assert second.record["counts"]["cached"] == N_CELLS and second.record["counts"]["computed"] == 0
+    assert stages.calls == {}  # no training, no explaining
+    assert _metrics(first.record) == _metrics(second.record)
+    assert len(list((tmp_path / "records").glob("*.json"))) == 2
+
+
+def test_changing_one_explainer_recomputes_only_its_cells(suite, tmp_path):
+    run_suite(suite, tmp_path, stages=FakeStages(), progress=False)
+    explainers = list(suite.explainers)
+    explainers[2] = ComponentSpec("gradient", "gradient", {"n_steps": 64})
+    changed = dataclasses.replace(suite, explainers=tuple(explainers))
+    stages = FakeStages()
+    result = run_suite(changed, tmp_path, stages=stages, progress=False)
+    recomputed = [o.key for o in result.outcomes if not o.cached]
+    assert {k["explainer"] for k in recomputed} == {"gradient"} and len(recomputed) == 4
+    assert stages.calls == {"explain": 4, "train": 2}  # one model per dataset, loaded once
+
+
+def test_adding_a_cell_changes_no_other_cells_numbers(suite, tmp_path):
+    small = dataclasses.replace(suite, explainers=suite.explainers[:2])
+    a = run_suite(small, tmp_path / "a", stages=FakeStages(), progress=False)
+    b = run_suite(suite, tmp_path / "b", stages=FakeStages(), progress=False)
+    in_a = _metrics(a.record)
+    assert all(_metrics(b.record)[k] == v for k, v in in_a.items())
+    seeds = {c["cell_seed"] for c in b.record["cells"] if c["kind"] == "explainer"}
+    assert len(seeds) == 20  # every cell its own seed
+
+
+def test_failures_are_recorded_and_the_rest_goes_on(suite, tmp_path):
+    stages = FakeStages(fail={("gradient", "tokens")}, nan={("perturbation", "history")})
+    rec = run_suite(suite, tmp_path, stages=stages, progress=False).record
+    failed = {(c["key"]["dataset"], c["key"]["explainer"], c["key"]["granularity"]): c for c in rec["cells"]
+              if c["status"] == "failed"}
+    assert set(failed) == {(d, e, g) for d in ("toy-a", "toy-b")
+                           for e, g in (("gradient", "tokens"), ("perturbation", "history"))}
+    assert "RuntimeError: fake failure of gradient at tokens" in failed[("toy-a", "gradient", "tokens")]["reason"]
+    assert "every metric value is NaN" in failed[("toy-a", "perturbation", "history")]["reason"]
+    assert rec["counts"]["failed"] == 4 and rec["counts"]["ok"] == N_CELLS - 2 - 4
+
+
+def test_failed_cells_are_kept_unless_retried(suite, tmp_path):
+    run_suite(suite, tmp_path, stages=FakeStages(fail={("gradient", "tokens")}), progress=False)
+    kept = run_suite(suite, tmp_path, stages=FakeStages(), progress=False).record
+    assert kept["counts"]["failed"] == 2
+    retried = run_suite(suite, tmp_path, stages=FakeStages(), progress=False, retry_failed=True).record
+    assert retried["counts"]["failed"] == 0 and retried["counts"]["computed"] == 2
+
+
+def test_an_interrupted_run_resumes_without_losing_or_duplicating_cells(suite, tmp_path):
+    reference = run_suite(suite, tmp_path / "ref", stages=FakeStages(), progress=False).record
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, tmp_path / "run", stages=FakeStages(interrupt_after=7), progress=False)
+    files = list((tmp_path / "run" / "cells").rglob("*.json"))
+    assert len(files) == 4 + 6  # accuracy cells + the explainer cells finished before the interruption
+    assert not (tmp_path / "run" / "records").exists()  # no record for an unfinished run
+    assert not list((tmp_path / "run" / "cells").rglob("*.tmp"))
+    resumed = run_suite(suite, tmp_path / "run", stages=FakeStages(), progress=False).record
+    assert resumed["counts"]["cached"] == 10 and resumed["counts"]["computed"] == N_CELLS - 10
+    assert _metrics(resumed) == _metrics(reference)
+    assert len(list((tmp_path / "run" / "cells").rglob("*.json"))) == N_CELLS
+
+
+def test_users_override_is_recorded_and_changes_the_cells(suite, tmp_path):
+    rec = run_suite(suite, tmp_path, stages=FakeStages(), progress=False, users_override=5).record
+    assert rec["suite"]["users"] == {"history": 5, "tokens": 5} and rec["suite"]["users_override"] == 5
+    assert all(len(c["users"]) == 5 for c in rec["cells"] if c["kind"] == "explainer" and c["status"] == "ok")
+    full = run_suite(suite, tmp_path, stages=FakeStages(), progress=False).record
+    assert full["config_hash"] != rec["config_hash"] and full["counts"]["computed"] == 20  # explainer cells (accuracy cells kept)
+
+
+def test_plan_keys_depend_on_dataset_fingerprint(suite, tmp_path):
+    from xrec_bench.harness.stages import LoadedData
+
+    data = {d.label: LoadedData(f"fp-{d.label}", {}, {}) for d in suite.datasets}
+    other = {**data, "toy-a": LoadedData("fp-changed", {}, {})}
+    a = {j.digest for j in plan(suite, data, tmp_path)}
+    b = {j.digest for j in plan(suite, other, tmp_path)}
+    assert len(a) == N_CELLS and len(a - b) == N_CELLS // 2  # exactly toy-a's cells change
+
+
+def test_process_pool_gives_the_same_cells_as_in_process(suite, tmp_path):
+    inproc = run_suite(suite, tmp_path / "a", stages=FakeStages(), progress=False).record
+    pooled = run_suite(suite, tmp_path / "b", stages=FakeStages(), progress=False,
+                       executor=ProcessPoolExecutor(workers=2)).record
+    assert pooled["executor"] == {"kind": "process", "workers": 2}
+    assert _metrics(pooled) == _metrics(inproc)
+    pids = {c["host_pid"] for c in pooled["cells"] if c["kind"] == "explainer" and c["status"] == "ok"}
+    assert len(pids) >= 1 and all(p.split(":")[1] != str(__import__("os").getpid()) for p in pids)
+
+
+def test_executor_registry_and_bad_workers():
+    with pytest.raises(UnknownNameError, match="Did you mean: process"):
+        get_executor("proces")
+    with pytest.raises(ValueError, match="workers must be an int >= 1. Got 0"):
+        get_executor("process", workers=0)

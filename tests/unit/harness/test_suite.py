@@ -1,0 +1,174 @@
+"""Suites as data: full validation with clear errors, shipped suites valid and version-locked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from xrec_bench.harness.fake import FAKE_SUITE_TOML, fake_catalog
+from xrec_bench.harness.suite import (
+    Catalog,
+    SuiteError,
+    check_locked,
+    content_hash,
+    load_suite,
+    lock_path,
+    parse_suite,
+    read_lock,
+)
+from xrec_bench.paths import shipped_dir
+
+
+def _raw(**changes):
+    raw = tomllib.loads(FAKE_SUITE_TOML)
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key)
+        else:
+            raw[key] = value
+    return raw
+
+
+def test_fake_suite_parses_with_defaults():
+    suite = parse_suite(_raw(), catalog=fake_catalog())
+    assert (suite.name, suite.version, suite.seed, suite.seeds) == ("fake", 1, 7, (0,))
+    assert [d.label for d in suite.datasets] == ["toy-a", "toy-b"]
+    assert suite.datasets[1].options == {"size": 3} and suite.datasets[0].split == "leave-last-out"
+    assert [e.name for e in suite.explainers][:2] == ["random", "oracle"]
+    assert suite.users == {"history": 60, "tokens": 30}
+    assert suite.metrics is None and suite.targets == "test-item"
+    assert suite.content_hash == content_hash(_raw())
+
+
+def test_content_hash_ignores_layout_but_not_values():
+    reformatted = "# a comment\n" + FAKE_SUITE_TOML.replace("seed = 7", "seed   =   7   # same")
+    assert content_hash(tomllib.loads(reformatted)) == content_hash(_raw())
+    assert content_hash(_raw(seed=8)) != content_hash(_raw())
+
+
+def test_every_problem_is_reported_at_once_with_did_you_mean():
+    raw = _raw(version=0, seeds=[1, 1], granularities=["history", "token"], users={"history": 0},
+               explainers=["random", "oracel"], metrics=["insertion_auc", "deletion_acu"], sede=3)
+    with pytest.raises(SuiteError) as err:
+        parse_suite(raw, catalog=fake_catalog())
+    msg = str(err.value)
+    assert "'version' must be an int in the range [1, inf). Got 0 instead." in msg
+    assert "'seeds' must be a non-empty list of distinct ints" in msg
+    assert "unknown value 'token'. Did you mean: tokens?" in msg
+    assert "'history' must be an int in the range [1, 1000000]. Got 0" in msg
+    assert "unknown explainer 'oracel'. Did you mean: oracle?" in msg
+    assert "unknown metric 'deletion_acu'. Did you mean: deletion_auc" in msg
+    assert "unknown key 'sede'. Did you mean: seed?" in msg
+    assert msg.count("\n  - ") == 7
+
+
+def test_datasets_models_and_labels_are_checked():
+    raw = _raw(datasets=[{"name": "toy-c"}, {"name": "toy-a", "split": "leave-one-out", "option": {}}],
+               models=[{"name": "fake-two-tower"}], baselines=[{"name": "fake-two-tower"}])
+    with pytest.raises(SuiteError) as err:
+        parse_suite(raw, catalog=fake_catalog())
+    msg = str(err.value)
+    assert "unknown dataset 'toy-c'. Did you mean: toy-b, toy-a?" in msg
+    assert "'split' must be one of ['leave-last-out', 'temporal']. Got 'leave-one-out' instead. Did you mean: leave-last-out?" in msg
+    assert "unknown key 'option'. Did you mean: options?" in msg
+    assert "labels must be unique; ['fake-two-tower']" in msg
+
+
+def test_component_params_are_checked_against_the_class_signature():
+    class Explainer:
+        def __init__(self, *, n_samples: int = 10, baseline: str = "zero"):
+            pass
+
+    base = fake_catalog()
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics,
+                      explainer_class=lambda name: Explainer)
+    raw = _raw(explainers=[{"name": "oracle", "params": {"n_sample": 5}}])
+    with pytest.raises(SuiteError, match=r"'oracle' has no parameter 'n_sample'. Did you mean: n_samples\?"):
+        parse_suite(raw, catalog=catalog)
+    ok = parse_suite(_raw(explainers=[{"name": "oracle", "label": "oracle-5", "params": {"n_samples": 5}}]),
+                     catalog=catalog)
+    assert ok.explainers[0].label == "oracle-5" and ok.explainers[0].params == {"n_samples": 5}
+
+
+def test_explained_model_must_support_the_granularities():
+    class HistoryOnly:
+        explainable_granularities = ("history",)
+
+    base = fake_catalog()
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=lambda n: HistoryOnly)
+    with pytest.raises(SuiteError, match=r"cannot be explained at \['tokens'\]"):
+        parse_suite(_raw(), catalog=catalog)
+
+
+def test_unknown_suite_name_and_bad_toml(tmp_path):
+    with pytest.raises(SuiteError, match="Unknown suite 'quik'. Did you mean: quick?"):
+        load_suite("quik", catalog=fake_catalog())
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(SuiteError, match="is not valid TOML"):
+        load_suite(bad, catalog=fake_catalog())
+
+
+def test_users_override_caps_every_granularity():
+    suite = parse_suite(_raw(), catalog=fake_catalog())
+    small = suite.with_users(5)
+    assert small.users == {"history": 5, "tokens": 5} and small.content_hash == suite.content_hash
+    with pytest.raises(SuiteError):
+        suite.with_users(0)
+
+
+def test_lock_check_catches_an_edit_without_a_version_bump():
+    suite = parse_suite(_raw(), catalog=fake_catalog())
+    lock = {("fake", 1): suite.content_hash}
+    assert check_locked(suite, lock) is None
+    edited = parse_suite(_raw(seed=8), catalog=fake_catalog())
+    assert "changed but its version (1) did not" in check_locked(edited, lock)
+    bumped = parse_suite(_raw(seed=8, version=2), catalog=fake_catalog())
+    assert "not in versions.lock; add the line: fake 2" in check_locked(bumped, lock)
+
+
+SHIPPED = sorted(p.stem for p in shipped_dir("suites").glob("*.toml"))
+
+
+def test_quick_and_standard_are_shipped():
+    assert {"quick", "standard"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_suite_is_valid_against_the_registries(name):
+    suite = load_suite(name)
+    assert suite.name == name
+    assert suite.explainers and suite.models and suite.datasets
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_suite_version_matches_the_lock(name):
+    """Any change that can move a number bumps the suite version; released versions are never edited."""
+    raw = tomllib.loads((shipped_dir("suites") / f"{name}.toml").read_text(encoding="utf-8"))
+    suite = parse_suite(raw, catalog=fake_catalog_accepting_all())
+    problem = check_locked(suite, read_lock())
+    assert problem is None, problem
+
+
+def test_lock_file_lines_are_unique():
+    lines = [ln.split("#")[0].split() for ln in Path(lock_path()).read_text().splitlines() if ln.split("#")[0].strip()]
+    keys = [(n, v) for n, v, _ in lines]
+    assert len(keys) == len(set(keys))
+
+
+def fake_catalog_accepting_all() -> Catalog:
+    """Names are checked by the test above; here only the content and version matter."""
+
+    class Anything:
+        def __contains__(self, item):
+            return True
+
+        def __iter__(self):
+            return iter(())
+
+        def __bool__(self):
+            return True
+
+    return Catalog(Anything, Anything, Anything, Anything)
