@@ -44,6 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="explainer parameter, repeatable"
     )
+    p.add_argument(
+        "--model-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model parameter (e.g. train_layers=0), repeatable; the model cache is keyed by them",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument(
         "--profile", type=int, metavar="N", help="cost table over the test items of the first N test users"
@@ -68,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--user is required (or --profile N for a cost table over N users).")
     dataset = load_dataset(args.dataset)
     split = make_split(dataset, "leave-last-out")
-    model = fit_or_load(dataset, split, args.model, seed=args.seed)
+    model_params = _parse_params(args.model_param, flag="--model-param") or None
+    model = fit_or_load(dataset, split, args.model, params=model_params, seed=args.seed)
     if args.granularity not in getattr(model, "explainable_granularities", ()):
         raise CliError(f"Model {args.model!r} cannot be explained at {args.granularity!r} granularity.")
     if args.profile is not None:
@@ -263,23 +271,18 @@ def _last(history, k: int | None) -> np.ndarray:
     return history[-k:]
 
 
-def _parse_params(items: list[str]) -> dict[str, Any]:
+def _parse_params(items: list[str], *, flag: str = "--param") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON (numbers, true/false, null), else kept as text."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"--param takes KEY=VALUE (e.g. --param n_samples=100). Got {item!r}.")
-        out[key] = _number(value)
-    return out
-
-
-def _number(value: str) -> Any:
-    for cast in (int, float):
+        if not sep or not key.strip():
+            raise CliError(f"{flag} takes KEY=VALUE (e.g. {flag} n_samples=100). Got {item!r}.")
         try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _index_of(column, original_id: str, what: str) -> int:
