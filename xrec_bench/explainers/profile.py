@@ -73,41 +73,48 @@ def profile_explainer(
     *,
     seed: int = 0,
     warmup: bool = True,
+    n_reference: int | None = 10,
 ) -> CostRow:
-    """Explain ``requests`` and time each explanation against its model evaluations alone."""
+    """Explain ``requests`` and time each explanation against its model evaluations alone.
+
+    The model-only reference is timed on the first ``n_reference`` explained requests (None: all),
+    as it costs as much as the explanations themselves; the overhead ratio is the median of the
+    per-request ratios.
+    """
     if warmup and requests:  # first calls pay lazy imports and allocator warm-up
         explainer.explain(model, requests[:1], granularity=granularity, seed=seed)
     explanations = explainer.explain(model, requests, granularity=granularity, seed=seed)
     batch_size = int(explainer.params.get("batch_size", DEFAULT_BATCH_SIZE))
-    lat, ref, evals = [], [], []
+    lat, ratios, ref, evals = [], [], [], []
     for req, exp in zip(requests, explanations, strict=True):
         if not exp.ok:
+            continue
+        lat.append(exp.wall_time_s)
+        evals.append(exp.n_evals)
+        if exp.n_evals == 0 or (n_reference is not None and len(ref) >= n_reference):
             continue
         task = model.feature_task(
             granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude
         )
-        bs = batch_size if "batch_size" in explainer.params else max(exp.n_evals, 1)
+        bs = batch_size if "batch_size" in explainer.params else exp.n_evals
         ref.append(model_only_time(task, exp.n_evals, batch_size=bs, gradients=explainer.needs_gradients))
-        lat.append(exp.wall_time_s)
-        evals.append(exp.n_evals)
-    lat_a, ref_a = np.asarray(lat), np.asarray(ref)
-    ratios = lat_a / ref_a if len(lat) else np.array([])
+        ratios.append(exp.wall_time_s / ref[-1])
     return CostRow(
         explainer=explainer.name,
         granularity=granularity,
         n_ok=len(lat),
         n_skipped=len(explanations) - len(lat),
-        evals_median=float(np.median(evals)) if evals else float("nan"),
-        latency_median_s=float(np.median(lat_a)) if len(lat) else float("nan"),
-        latency_p95_s=float(np.percentile(lat_a, 95)) if len(lat) else float("nan"),
-        model_time_median_s=float(np.nanmedian(ref_a))
-        if len(ref) and np.isfinite(ref_a).any()
-        else float("nan"),
-        overhead_ratio=float(np.nanmedian(ratios))
-        if len(lat) and np.isfinite(ratios).any()
-        else float("nan"),
+        evals_median=_median(evals),
+        latency_median_s=_median(lat),
+        latency_p95_s=float(np.percentile(lat, 95)) if lat else float("nan"),
+        model_time_median_s=_median(ref),
+        overhead_ratio=_median(ratios),
         explanations=tuple(explanations),
     )
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(values)) if len(values) else float("nan")
 
 
 def profile_explainers(
@@ -118,6 +125,7 @@ def profile_explainers(
     explainers: Sequence[str | Explainer] | None = None,
     seed: int = 0,
     fit_on: tuple | None = None,
+    n_reference: int | None = 10,
 ) -> list[CostRow]:
     """One :class:`CostRow` per explainer (default: every registered one) at ``granularity``.
 
@@ -131,7 +139,9 @@ def profile_explainers(
         if fit_on is not None:
             explainer.fit(*fit_on)
         log.info("profiling %s at %s granularity on %d requests", explainer.name, granularity, len(requests))
-        rows.append(profile_explainer(model, explainer, requests, granularity, seed=seed))
+        rows.append(
+            profile_explainer(model, explainer, requests, granularity, seed=seed, n_reference=n_reference)
+        )
     return rows
 
 
