@@ -47,7 +47,7 @@ from xrec_bench.datasets.schema import Dataset
 logger = logging.getLogger(__name__)
 
 #: Bump when the generated data changes for the same options (it is part of ``Dataset.options``).
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: Keywords: common English nouns, each one word-piece of the BERT uncased vocabulary (checked
 #: with the all-MiniLM-L6-v2 tokenizer when the list was made; a test checks it again).
@@ -357,21 +357,24 @@ def _fresh_item(
 
 
 def _interactions(walks: list[_Walk], params: _Params, rng: np.random.Generator) -> pd.DataFrame:
-    """Rows (user, item, timestamp, rating=1) sorted by user then time; per user, timestamps
-    start within one year of ``start_time`` and increase by at least an hour (about two days on average)."""
+    """Rows (user, item, timestamp, rating=1) sorted by user then time. Each user starts within
+    30 days of ``start_time`` and is active for 330-365 days; the user's timestamps are sorted
+    uniform draws over that period, plus one hour per step so that they strictly increase. Users'
+    activity overlaps, so a global temporal split leaves most users with a training history and
+    held-out items."""
     lengths = np.array([len(w.items) for w in walks])
     users = np.repeat(np.arange(len(walks), dtype=np.int64), lengths)
-    starts = params.start_time + rng.integers(0, 365 * _DAY, len(walks))
-    gaps = (3600 + rng.exponential(2 * _DAY, len(users))).astype(np.int64)
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    gaps[first] = 0
-    offsets = np.cumsum(gaps)
-    offsets -= np.repeat(offsets[first], lengths)
+    starts = params.start_time + rng.integers(0, 30 * _DAY, len(walks))
+    spans = np.repeat(rng.integers(330 * _DAY, 365 * _DAY, len(walks)), lengths)
+    offsets = (rng.random(len(users)) * spans).astype(np.int64)
+    offsets = np.sort(offsets + users * (400 * _DAY))  # sorts within each user, users stay apart
+    offsets -= users * (400 * _DAY)
+    step = np.arange(len(users)) - np.repeat(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     return pd.DataFrame(
         {
             "user": users,
             "item": np.concatenate([w.items for w in walks]).astype(np.int64),
-            "timestamp": (np.repeat(starts, lengths) + offsets).astype(np.int64),
+            "timestamp": (np.repeat(starts, lengths) + offsets + 3600 * step).astype(np.int64),
             "rating": np.ones(len(users)),
         }
     )
