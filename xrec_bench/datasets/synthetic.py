@@ -183,11 +183,17 @@ def _generate(name: str, version: str, options: Mapping[str, Any]) -> Dataset:
     users, retries, uncaused = [], 0, 0
     for _ in range(params.n_users):
         length = int(rng.integers(params.min_length, params.max_length + 1))
-        while True:
+        for _attempt in range(100):
             walk = _walk(catalogue, params, length, rng)
             if walk is not None:
                 break
             retries += 1
+        else:
+            raise RuntimeError(
+                f"Could not generate a user of {length} items with a uniquely caused last item in 100 "
+                f"attempts (n_items={params.n_items}, keyword_degree={params.keyword_degree}). "
+                "Raise n_items or lower max_length."
+            )
         users.append(walk)
         uncaused += walk.uncaused
     interactions = _interactions(users, params, rng)
