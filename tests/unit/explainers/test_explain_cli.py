@@ -116,7 +116,17 @@ def test_profile_prints_costs_and_planted_cause_rate(patched, capsys):
 
 
 def test_last_keeps_only_the_most_recent_history_items(patched, capsys):
-    argv = [*ARGS, "--explainer", "exact-shapley", "--granularity", "history", "--user", "alice", "--item", "i7"]
+    argv = [
+        *ARGS,
+        "--explainer",
+        "exact-shapley",
+        "--granularity",
+        "history",
+        "--user",
+        "alice",
+        "--item",
+        "i7",
+    ]
     assert main([*argv, "--last", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [f["item_id"] for f in out["features"]] == ["i2", "i3"]
