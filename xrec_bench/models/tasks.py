@@ -51,7 +51,7 @@ class HistoryTask(FeatureTask):
             user=user, target=target, feature_ids=history, feature_labels=labels, exclude=exclude
         )
         self._item_emb = item_emb
-        self._hist = item_emb[torch.as_tensor(history, dtype=torch.long)]  # [F, D]
+        self._hist = item_emb[torch.as_tensor(np.array(history, dtype=np.int64))]  # [F, D]
         self._user_fn = user_fn
         self.feature_embeddings = self._hist.numpy().copy()
         self.target_embedding = item_emb[target].numpy().copy()

@@ -35,7 +35,11 @@ class UserTower(nn.Module):
     """Attention pooling over the embeddings of the last ``max_history`` items, then an MLP.
 
     Item ``i`` (weight ``w_i`` in [0, 1]) gets attention ``α_i = w_i exp(s_i) / Z`` with
-    ``s_i = q·K e_i / sqrt(D) + b[position from the end]`` and ``Z = exp(s_null) + Σ_j w_j exp(s_j)``:
+    ``s_i = q·K e_i / sqrt(D) + b(r_i)`` and ``Z = exp(s_null) + Σ_j w_j exp(s_j)``, where
+    ``r_i = Σ_{j after i} w_j`` is the item's recency rank (0 = most recent) counted over the items
+    present, and ``b`` a learned bias per rank (linearly interpolated between integer ranks). So a
+    weight-0 item changes nothing, not even the others' ranks: the result equals the model run on
+    the history without it;
     an item with ``w_i = 0`` contributes nothing to ``Z`` nor to the pooled vector (truly absent),
     and gradients with respect to ``w`` exist everywhere. A learned "null" slot (value ``v_null``,
     logit ``s_null``) is always present, so an empty history (all weights 0) gives ``v_null``.
@@ -67,12 +71,18 @@ class UserTower(nn.Module):
         b, length, _ = items.shape
         if length > self.max_history:
             raise ValueError(f"The user tower takes at most {self.max_history} history items; got {length}.")
-        pos = self.position_bias[self.max_history - length :]  # slot L-1 is the most recent
-        s = (self.key(items) @ self.query) / math.sqrt(self.dim) + pos  # [B, L]
+        w = weights.to(items.dtype)
+        rank = (w.flip(1).cumsum(1).flip(1) - w).clamp(0, self.max_history - 1)  # present items after i
+        low = rank.floor().long()
+        high = (low + 1).clamp(max=self.max_history - 1)
+        frac = rank - low.to(rank.dtype)
+        bias = self.position_bias[low] * (1 - frac) + self.position_bias[high] * frac
+        # q·(K e) computed as e·(Kᵀq): a matrix-vector product per slot instead of a D x D matmul
+        s = (items @ (self.key.weight.T @ self.query)) / math.sqrt(self.dim) + bias  # [B, L]
         s_null = self.null_logit.expand(b, 1)
         # subtracting the max (over all slots, weighted or not) keeps exp() finite; it cancels in α
         m = torch.cat([s, s_null], dim=1).max(dim=1, keepdim=True).values.detach()
-        e = weights.to(s.dtype) * torch.exp(s - m)
+        e = w * torch.exp(s - m)
         e_null = torch.exp(s_null - m)
         z = e.sum(dim=1, keepdim=True) + e_null
         alpha = e / z

@@ -102,11 +102,44 @@ def _pairs(seqs: dict[int, np.ndarray], per_user: int | None, rng: np.random.Gen
 
 
 def _seen_mask(
-    hist_idx: torch.Tensor, hist_w: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor
+    hist_idx: torch.Tensor, hist_w: torch.Tensor, items: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
-    """``[B, C]`` True where candidate ``c`` is in row ``b``'s history and is not its target."""
-    seen = ((hist_idx.unsqueeze(-1) == candidates.view(1, 1, -1)) & (hist_w.unsqueeze(-1) > 0)).any(dim=1)
-    return seen & (candidates.view(1, -1) != targets.view(-1, 1))
+    """``[B, U]`` True where ``items[c]`` is in row ``b``'s history and is not its target
+    (``items`` sorted and holding every history item)."""
+    seen = torch.zeros(hist_idx.shape[0], items.shape[0], dtype=torch.bool, device=items.device)
+    rows = torch.arange(hist_idx.shape[0], device=items.device).unsqueeze(1).expand_as(hist_idx)
+    present = hist_w > 0
+    seen[rows[present], torch.searchsorted(items, hist_idx[present])] = True
+    return seen & (items.view(1, -1) != targets.view(-1, 1))
+
+
+def _step_loss(head, cache, hidx, hw, targets, p, gen, device) -> torch.Tensor:
+    """Softmax cross-entropy of the next item for one batch.
+
+    Every item the step touches is projected ONCE: the whole catalogue (``negatives="catalogue"``)
+    or the batch's unique targets and history items (``"in-batch"``). Pooled encoder outputs come
+    from the cache, except for up to ``fresh_items`` of the targets, which run through the
+    trainable encoder layers (the only way gradients reach the encoder).
+    """
+    targets_u = torch.unique(targets)
+    if p["negatives"] == "catalogue":
+        items = torch.arange(cache.pooled.shape[0], device=device)
+    else:
+        items = torch.unique(torch.cat([targets_u, hidx[hw > 0]]))
+    base = cache.pooled[items]
+    if cache.k > 0:
+        fresh = targets_u
+        cap = p["fresh_items"]
+        if cap is not None and len(fresh) > int(cap):
+            fresh = fresh[torch.randperm(len(fresh), generator=gen)[: int(cap)].to(device)]
+        base = base.index_put(
+            (torch.searchsorted(items, fresh),), cache.pooled_for(fresh.cpu()).to(base.dtype)
+        )
+    emb = head.item_proj(base)  # [U, D]
+    u, _ = head.user_tower(emb[torch.searchsorted(items, hidx)], hw)
+    logits = cosine(u.float(), emb.float()) / float(p["temperature"])
+    logits = logits.masked_fill(_seen_mask(hidx, hw, items, targets), float("-inf"))
+    return F.cross_entropy(logits, torch.searchsorted(items, targets))
 
 
 def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[dict[str, Any]]:
@@ -127,6 +160,7 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
         raise ValueError(f"negatives must be 'catalogue' or 'in-batch'. Got {p['negatives']!r} instead.")
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(int(seed))
 
     enc.to(device)
     head.to(device)
@@ -154,7 +188,6 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
         groups.append({"params": trainable_enc, "lr": float(p["encoder_lr"])})
     opt = torch.optim.AdamW(groups, weight_decay=float(p["weight_decay"]))
     sched = get_linear_schedule_with_warmup(opt, int(planned * float(p["warmup"])), planned)
-    tau = float(p["temperature"])
     use_amp = device.type == "cuda"
 
     def evaluate() -> float:
@@ -180,20 +213,7 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
             hidx, hw = right_aligned(hist[s : s + batch], max_hist)
             hidx, hw = hidx.to(device), hw.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                cand = torch.unique(targets)
-                fresh = head.item_proj(cache.pooled_for(cand.cpu()))
-                hist_emb = head.item_proj(cache.pooled[hidx])
-                u, _ = head.user_tower(hist_emb, hw)
-                if p["negatives"] == "catalogue":
-                    cands = torch.arange(cache.pooled.shape[0], device=device)
-                    items = head.item_proj(cache.pooled).index_put((cand,), fresh.to(cache.pooled.dtype))
-                    labels = targets
-                else:
-                    cands, items = cand, fresh
-                    labels = torch.searchsorted(cand, targets)
-                logits = cosine(u.float(), items.float()) / tau
-                logits = logits.masked_fill(_seen_mask(hidx, hw, cands, targets), float("-inf"))
-                loss = F.cross_entropy(logits, labels) / accum
+                loss = _step_loss(head, cache, hidx, hw, targets, p, gen, device) / accum
             loss.backward()
             total += loss.item() * accum
             n_batches += 1

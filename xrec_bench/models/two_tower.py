@@ -28,7 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "train_layers": "auto",  # top encoder layers that train: 0 = frozen; "auto" = 1 on CPU, all on CUDA
     "negatives": "catalogue",  # softmax over "catalogue" (all items) or "in-batch" targets
     "temperature": 0.05,
-    "batch_size": 128,
+    "batch_size": 256,
+    "fresh_items": 64,  # targets per step re-encoded through the trainable layers (None: all)
     "grad_accum": 1,
     "lr": 1e-3,  # projection and user tower
     "encoder_lr": 5e-5,  # trainable encoder layers

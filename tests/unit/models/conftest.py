@@ -14,6 +14,19 @@ from xrec_bench.datasets.schema import Dataset, EvalCases, Split
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """The models here are tiny: extra threads only add contention on a shared CI machine (a 5-8x
+    slow-down measured on a loaded 2-core box). Test-only; library code never sets threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 WORDS = [
     "space",
     "robot",
