@@ -115,7 +115,7 @@ class FakeStages(Stages):
         # per-user difficulty shared by every explainer (paired designs see through it) + own noise
         difficulty = np.array([np.random.default_rng(derive_seed(0, data.fingerprint, granularity, u)).normal()
                                for u in users])
-        noise = np.random.default_rng(derive_seed(seed, self.seed_offset, "noise"))
+        noise = np.random.default_rng(derive_seed(seed, self.seed_offset, explainer.name, granularity, "noise"))
         for name in ("deletion_auc", "insertion_auc", "gt_precision@1"):
             sign = -1.0 if name == "deletion_auc" else 1.0
             values = 0.5 + sign * 0.4 * quality + 0.1 * difficulty + noise.normal(0, self.noise, len(users))

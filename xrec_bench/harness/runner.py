@@ -1,8 +1,8 @@
 """Run a suite: plan the grid, run what is not cached, and write the run record.
 
 The grid is dataset x model x explainer x granularity x seed (explainer cells) plus
-dataset x model x seed for every explained model and baseline (accuracy cells). Each cell's seed is
-``derive_seed(suite.seed, *cell_key)``, so adding a cell changes no other cell's numbers. Each cell's
+dataset x model x seed for every explained model and baseline (accuracy cells). Seeds derive from the
+suite seed and the cell's key (``derive_seed``), so adding a cell changes no other cell's numbers. Each cell's
 cache key hashes everything its numbers depend on (cell key, the suite entries it uses, the
 dataset's fingerprint, the model's training inputs, the code and suite versions), so a re-run
 computes only what changed.
@@ -70,12 +70,17 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                                     train_seed, ks=suite.accuracy_ks, retry_failed=retry_failed))
                 if model not in suite.models:
                     continue
+                # One seed per (dataset, model, replicate): Explainer.explain derives each request's seed
+                # from it with the explainer's name, granularity, user and target, so every cell's
+                # randomness is still its own (adding a cell changes no other); and the metrics share
+                # what depends only on the model (the randomised copy for the sanity check, perturbations).
+                group_seed = derive_seed(suite.seed, ds.label, model.label, seed)
                 for granularity in suite.granularities:
                     users_seed = derive_seed(suite.seed, "users", ds.label, granularity)
                     for explainer in suite.explainers:
                         key = {"dataset": ds.label, "model": model.label, "explainer": explainer.label,
                                "granularity": granularity, "seed": seed}
-                        cell_seed = derive_seed(suite.seed, *key.values())
+                        cell_seed = group_seed
                         payload = {**common, "key": key, "explainer": explainer.as_dict(), "cell_seed": cell_seed,
                                    "users_seed": users_seed, "n_users": suite.users[granularity],
                                    "metrics": suite.metrics, "metric_options": suite.metric_options,

@@ -36,11 +36,15 @@ def test_tables_have_cis_best_and_marks(run):
 
 def test_ties_are_marked(run):
     tie = FakeStages(quality_shift={"gradient": 0.3})  # gradient == oracle in quality
-    rows = {r.explainer: r for r in build_tables(load_board([run(tie)]))[0].rows}
-    best = next(r for r in rows.values() if r.entries["insertion_auc"].best)
-    other = rows["gradient" if best.explainer == "oracle" else "oracle"]
-    assert best.explainer in ("oracle", "gradient") and other.entries["insertion_auc"].marks == "†"
-    assert rows["perturbation"].entries["insertion_auc"].marks == ""  # clearly worse than the best
+    marked = 0
+    for table in build_tables(load_board([run(tie)])):  # 4 tables: a false "significant" is a 5% event each
+        rows = {r.explainer: r for r in table.rows}
+        best = next(r for r in rows.values() if r.status == "ok" and r.entries["insertion_auc"].best)
+        other = rows["gradient" if best.explainer == "oracle" else "oracle"]
+        assert best.explainer in ("oracle", "gradient")
+        marked += other.entries["insertion_auc"].marks == "†"
+        assert rows["perturbation"].entries["insertion_auc"].marks == ""  # clearly worse than the best
+    assert marked >= 3
     noisy = FakeStages(noise=2.0, quality_shift={"oracle": -0.9})  # oracle == random, lots of noise
     rows = {r.explainer: r for r in build_tables(load_board([run(noisy)]))[0].rows}
     assert "‡" in rows["oracle"].entries["gt_precision@1"].marks
