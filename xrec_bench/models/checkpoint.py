@@ -41,6 +41,7 @@ def save_checkpoint(model: Recommender, path: str | Path) -> Path:
         "code_version": model.version,
         "params": model.params,
         "fitted": model._fitted_config(),
+        "fit_seconds": getattr(model, "fit_seconds_", None),
     }
     with io.atomic_path(path, is_dir=True) as tmp:
         save_file(tensors, str(tmp / WEIGHTS_FILE))
@@ -73,6 +74,7 @@ def load_checkpoint(path: str | Path) -> Recommender:
         )
     model = cls(**config["params"])
     model._restore(config["fitted"], load_file(str(path / WEIGHTS_FILE)))
+    model.fit_seconds_ = config.get("fit_seconds")
     return model
 
 
@@ -123,7 +125,7 @@ def fit_or_load(
         log.info("loading %s from %s", model, folder)
         loaded = load_checkpoint(folder)
         loaded.cache_path_ = folder
-        loaded.fit_seconds_ = None
+        loaded.from_cache_ = True
         return loaded
     log.info("training %s (cache key %s)", model, key)
     start = time.perf_counter()
@@ -131,4 +133,5 @@ def fit_or_load(
     fitted.fit_seconds_ = time.perf_counter() - start
     save_checkpoint(fitted, folder)
     fitted.cache_path_ = folder
+    fitted.from_cache_ = False
     return fitted

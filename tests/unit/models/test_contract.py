@@ -86,11 +86,17 @@ def test_fit_or_load_caches_and_reloads(tiny, tiny_bert, model_cache):
     ds, split = tiny
     params = params_for("bert-two-tower", tiny_bert)
     first = fit_or_load(ds, split, "bert-two-tower", params=params, seed=0, progress=False)
-    assert first.fit_seconds_ is not None and first.cache_path_.is_relative_to(
-        model_cache / "models" / "bert-two-tower"
+    assert (
+        not first.from_cache_
+        and first.fit_seconds_ > 0
+        and first.cache_path_.is_relative_to(model_cache / "models" / "bert-two-tower")
     )
     again = fit_or_load(ds, split, "bert-two-tower", params=params, seed=0, progress=False)
-    assert again.fit_seconds_ is None and again.cache_path_ == first.cache_path_
+    assert (
+        again.from_cache_
+        and again.fit_seconds_ == first.fit_seconds_
+        and again.cache_path_ == first.cache_path_
+    )
     other_seed = fit_or_load(ds, split, "most-popular", seed=1, progress=False)
     assert (
         other_seed.cache_path_ != fit_or_load(ds, split, "most-popular", seed=0, progress=False).cache_path_
