@@ -53,6 +53,9 @@ class EvalConfig:
     sanity_threshold: float = 0.9
     #: denominators (score ranges, norms) below this are treated as zero: the value becomes NaN
     eps: float = 1e-6
+    #: score-normalised metrics need ``|s_full - s_empty|`` of at least this many standard deviations
+    #: of all items' scores (full input); below it the rescaling explodes and the user gets NaN
+    min_span: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,7 @@ class EvalConfig:
             ("jaccard_k", self.jaccard_k >= 1, "be >= 1"),
             ("rerun", self.rerun in ("all", "stochastic"), "be 'all' or 'stochastic'"),
             ("stability_candidates", self.stability_candidates >= 1, "be >= 1"),
+            ("min_span", self.min_span >= 0, "be >= 0"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from xrec_bench.metrics.base import METRICS
 from xrec_bench.metrics.config import EvalConfig
 from xrec_bench.metrics.cost import cost_summary, peak_rss_mb, per_user_cost
-from xrec_bench.metrics.stages import STAGES, Context, Reference, Stage, probe
+from xrec_bench.metrics.stages import STAGES, Context, Reference, Stage, probe, score_sd
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
 from xrec_bench.seeding import derive_seed
 
@@ -138,8 +138,8 @@ def evaluate_explainer(
             continue
         references[i] = ref
         if not np.isfinite(ref.span):
-            skipped.append((req.user, "the target's score is the same with all features and with none; "
-                                      "score-normalised metrics are NaN"))
+            skipped.append((req.user, f"the target's score with all features and with none differ by less than "
+                                      f"{cfg.min_span:g} sd of the item scores; score-normalised metrics are NaN"))
 
     ctx = Context(model=model, explainer=explainer, requests=requests, explanations=explanations,
                   references=references, granularity=granularity, seed=seed, config=cfg,
@@ -180,7 +180,7 @@ def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, 
         masks.update({f"{s.name}/{k}": v for k, v in s.masks(order, expl.scores, n_features, cfg).items()})
     probed = probe(task, masks)
     ref = Reference(float(probed["full"][0][0]), float(probed["empty"][0][0]), int(probed["full"][1][0]),
-                    int(probed["empty"][1][0]), cfg.eps)
+                    int(probed["empty"][1][0]), cfg.eps, score_sd(task), cfg.min_span)
     for s in probes:
         prefix = f"{s.name}/"
         mine = {k[len(prefix):]: v for k, v in probed.items() if k.startswith(prefix)}

@@ -10,7 +10,10 @@ fraction grid, and ``_count_score`` / ``_count_rank`` at k = 0..5.
 
 Normalisation (per user, so that curves compare across users): the score curve is rescaled so
 that the empty input is 0 and the full input 1, ``(s - s_empty) / (s_full - s_empty)``, NaN when
-``|s_full - s_empty|`` is below ``eps`` (the features do not move the score). The rank curve uses
+``|s_full - s_empty|`` is below ``EvalConfig.min_span`` (0.5) standard deviations of all items'
+scores (the features barely move the target, and rescaling would turn small score changes into
+huge values that dominate means). Values can leave [0, 1]: removing features can push the score
+below the empty-input score, and subsets can score above the full input. The rank curve uses
 the gain ``1 / log2(rank + 1)`` (1 at rank 1), already comparable across users, not rescaled.
 
 Area under the curve: trapezoid rule over the fraction of features actually removed, ``k / F``

@@ -40,12 +40,16 @@ class Reference:
     rank_full: int
     rank_empty: int
     eps: float
+    #: standard deviation of all items' scores with the full input (the model's score scale here)
+    score_sd: float = 0.0
+    min_span: float = 0.0
 
     @property
     def span(self) -> float:
         """``s_full - s_empty``; NaN when it is too small to divide by (see :meth:`normalise`)."""
         d = self.s_full - self.s_empty
-        if not np.isfinite(d) or abs(d) <= self.eps * max(1.0, abs(self.s_full)):
+        floor = max(self.eps * max(1.0, abs(self.s_full)), self.min_span * self.score_sd)
+        if not np.isfinite(d) or abs(d) < floor:
             return float("nan")
         return float(d)
 
@@ -54,9 +58,21 @@ class Reference:
 
         Scores of text recommenders are cosines or dot products whose scale differs by user, and
         can be negative; this makes curves and areas comparable across users. When the full and
-        empty scores (nearly) coincide the features do not move the score, and the result is NaN.
+        empty scores are closer than ``min_span`` standard deviations of all items' scores, the
+        features barely move the target compared with how items differ, the rescaling would blow
+        small score changes up into huge values (one such user can dominate a mean), and the
+        result is NaN (the user is recorded as skipped for these metrics).
         """
         return (np.asarray(scores, dtype=np.float64) - self.s_empty) / self.span
+
+
+def score_sd(task: FeatureTask) -> float:
+    """Standard deviation of every item's score with the full input (through the task's
+    ``_all_scores``, the abstract method every task implements for ``score_and_rank``)."""
+    with torch.no_grad():
+        scores = task._all_scores(task.full_mask(1)).double().reshape(-1)
+    scores = scores[torch.isfinite(scores)]
+    return float(scores.std()) if scores.numel() > 1 else 0.0
 
 
 def probe(task: FeatureTask, masks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

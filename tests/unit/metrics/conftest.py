@@ -45,13 +45,15 @@ def toy():
 
 
 def make_requests(model, n, *, length=6, seed=0, positive=True):
-    """``n`` requests whose full-history target score is > 1 (so that normalised curves are stable)."""
+    """``n`` requests whose full-history target score is > 1 and above half the sd of all items' scores
+    (so that score-normalised metrics are defined: see ``EvalConfig.min_span``)."""
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:
         items = rng.permutation(model.n_items)
         hist, target = items[:length], int(items[length])
-        if positive and model.A[hist, target].sum() <= 1.0:
+        span = model.A[hist, target].sum()
+        if positive and (span <= 1.0 or span < 0.5 * model.A[hist].sum(axis=0).std(ddof=1)):
             continue
         out.append(Request(user=len(out), target=target, history=hist))
     return out

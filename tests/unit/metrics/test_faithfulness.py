@@ -174,4 +174,15 @@ def test_zero_score_range_gives_nan_and_a_reason():
     r = evaluate_explainer(FlatModel(), Fixed(WEIGHTS), req, granularity="history", seed=0, metrics=["faithfulness"])
     assert np.isnan(r.per_user["deletion_auc"][0])
     assert not np.isnan(r.per_user["deletion_rank_auc"][0])
-    assert any("same with all features and with none" in reason for _, reason in r.skipped)
+    assert any("differ by less than" in reason for _, reason in r.skipped)
+
+
+def test_span_small_against_the_item_score_spread_gives_nan():
+    # HandTask: span 6; all item scores at the full input have sd ~6.5 -> NaN from min_span ~0.93 up
+    req = [Request(user=0, target=0, history=np.arange(10, 14))]
+    kept = evaluate_explainer(HandModel(), Fixed(WEIGHTS), req, granularity="history", seed=0,
+                              metrics=["deletion_auc"], config=EvalConfig(min_span=0.9))
+    dropped = evaluate_explainer(HandModel(), Fixed(WEIGHTS), req, granularity="history", seed=0,
+                                 metrics=["deletion_auc"], config=EvalConfig(min_span=1.0))
+    assert np.isfinite(kept.per_user["deletion_auc"][0]) and np.isnan(dropped.per_user["deletion_auc"][0])
+    assert np.isfinite(dropped.per_user["deletion_rank_auc"][0])
