@@ -143,7 +143,8 @@ def _step_loss(head, cache, hidx, hw, targets, p, gen, device) -> torch.Tensor:
 
 
 def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[dict[str, Any]]:
-    """Train ``model.head_`` (and the top encoder layers) in place; returns the per-epoch log."""
+    """Train ``model.head_`` (and the top encoder layers) in place and set ``model.item_emb_``
+    (every item's vector, float32, CPU); returns the per-epoch log."""
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -259,6 +260,8 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
         with torch.no_grad():
             for i, t in enumerate(trainable_enc):
                 t.copy_(best_state["enc"][i])
+    with torch.no_grad():  # final item cache in float32, from the cached lower layers (no re-encoding)
+        model.item_emb_ = head.item_proj(cache.refresh().float()).float().cpu()
     for prm in enc.parameters():
         prm.requires_grad_(True)  # the pretrained model's default: gradient explainers may need it
     enc.to("cpu")

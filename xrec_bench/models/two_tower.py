@@ -73,8 +73,7 @@ class BertTwoTower(TextRecommender):
         self.params = self.resolve_params(self.params)
         torch.manual_seed(seed)
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
-        self.training_log_ = train_two_tower(self, split, seed=seed, progress=progress)
-        self.item_emb_ = self.encode_items(progress=progress)
+        self.training_log_ = train_two_tower(self, split, seed=seed, progress=progress)  # sets item_emb_
         return self
 
     def _build(self, n_users: int, texts: list[str], labels: list[str]) -> None:
