@@ -119,7 +119,7 @@ def build_requests(cases, model, *, n_users: int, seed: int, target: str) -> lis
         targets = model.recommend(users, histories, 1, exclude=histories)[:, 0]
     else:
         targets = [int(np.asarray(cases.targets[r]).reshape(-1)[0]) for r in rows]
-    return [Request(user=int(u), target=int(t), history=h, exclude=h) for u, t, h in zip(users, targets, histories)]
+    return [Request(user=int(u), target=int(t), history=h, exclude=h) for u, t, h in zip(users, targets, histories, strict=True)]
 
 
 def build_report(args, results: dict, n_requests: int, plot: Path | None) -> dict[str, Any]:
@@ -225,8 +225,8 @@ def _signed(x: float) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
@@ -243,7 +243,7 @@ def save_curves(results: dict, path: Path, *, title: str) -> Path:
     panels = [("deletion_score", "deletion: normalised score"), ("insertion_score", "insertion: normalised score"),
               ("deletion_rank_gain", "deletion: rank gain 1/log2(rank+1)"),
               ("insertion_rank_gain", "insertion: rank gain 1/log2(rank+1)")]
-    for ax, (key, label) in zip(axes.ravel(), panels):
+    for ax, (key, label) in zip(axes.ravel(), panels, strict=True):
         for name, res in results.items():
             if key not in res.curves:
                 continue

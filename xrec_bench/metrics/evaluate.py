@@ -125,7 +125,7 @@ def evaluate_explainer(
     probes = [s for s in stages if s.kind == "probe"]
     task_stages = [s for s in stages if s.kind == "task"]
 
-    todo = tqdm(list(enumerate(zip(requests, explanations))), desc=f"metrics {explainer.name}/{granularity}",
+    todo = tqdm(list(enumerate(zip(requests, explanations, strict=True))), desc=f"metrics {explainer.name}/{granularity}",
                 disable=not progress, leave=False)
     for i, (req, expl) in todo:
         if not expl.ok:

@@ -60,7 +60,7 @@ def _run(ctx: Context) -> StageOutput:
     out = StageOutput(per_user={name: np.full(n, np.nan) for name in names})
     gt = ctx.ground_truth
     by_user = {int(row["user"]): row for _, row in gt.iterrows()}
-    for i, (req, expl) in enumerate(zip(ctx.requests, ctx.explanations)):
+    for i, (req, expl) in enumerate(zip(ctx.requests, ctx.explanations, strict=True)):
         if not expl.ok:
             continue
         row = by_user.get(int(req.user))

@@ -18,8 +18,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from xrec_bench.metrics.base import declare
-from xrec_bench.metrics.stages import STAGES, Context, Stage, StageOutput
 from xrec_bench.metrics.stability import budget_indices
+from xrec_bench.metrics.stages import STAGES, Context, Stage, StageOutput
 from xrec_bench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _run(ctx: Context) -> StageOutput:
         return out
     again = ctx.explainer.explain(randomized, [ctx.requests[i] for i in idx], granularity=ctx.granularity,
                                   seed=ctx.seed)
-    for i, other in zip(idx, again):
+    for i, other in zip(idx, again, strict=True):
         first = ctx.explanations[i]
         if not other.ok or other.scores.shape != first.scores.shape:
             out.skipped.append((first.user, f"sanity: no comparable explanation on the randomised model "

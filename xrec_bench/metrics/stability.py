@@ -94,7 +94,7 @@ def _run_to_run(ctx: Context) -> StageOutput:
         return out
     second = ctx.explainer.explain(ctx.model, [ctx.requests[i] for i in idx], granularity=ctx.granularity,
                                    seed=derive_seed(ctx.seed, "rerun"))
-    for i, again in zip(idx, second):
+    for i, again in zip(idx, second, strict=True):
         first = ctx.explanations[i]
         if not again.ok or again.scores.shape != first.scores.shape:
             out.skipped.append((first.user, f"run-to-run: the second run gave no comparable explanation "
@@ -119,7 +119,7 @@ def _explain_without(ctx: Context, req: Request, task, j: int) -> np.ndarray | N
         expl = explainer.explain(ctx.model, [short], granularity="history", seed=seed)[0]
         if not expl.ok:
             return None
-        by_id = {int(i): s for i, s in zip(expl.feature_ids, expl.scores)}
+        by_id = {int(i): s for i, s in zip(expl.feature_ids, expl.scores, strict=True)}
         rest = [int(i) for p, i in enumerate(task.feature_ids) if p != j]
         if any(i not in by_id for i in rest):
             return None
@@ -150,7 +150,7 @@ def _perturbation(ctx: Context) -> StageOutput:
         _, ranks = task.score_and_rank(torch.from_numpy(masks))
         limit = max(cfg.stability_k, ref.rank_full)
         perturbed = {}
-        for j, rank in zip(candidates, ranks):
+        for j, rank in zip(candidates, ranks, strict=True):
             if rank <= limit:
                 e_new = _explain_without(ctx, req, task, int(j))
                 if e_new is not None:
