@@ -9,6 +9,7 @@ to be computed by the next run.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -171,6 +172,7 @@ def _fill(record: CellRecord, out: CellOutput, stages: Stages) -> None:
     record["curves_per_user"] = clean_floats({k: np.asarray(v, dtype=np.float64) for k, v in sorted(out.curves.items())})
     record["curves"] = clean_floats({k: _nanmean_rows(np.asarray(v, dtype=np.float64)) for k, v in sorted(out.curves.items())})
     record["skipped"] = [[int(u), str(r)] for u, r in out.skipped]
+    record["info"] = json.loads(json.dumps(clean_floats(out.info), default=str))
     record["metric_specs"] = {name: stages.metric_spec(name) for name in sorted(out.metrics)}
 
 

@@ -58,6 +58,7 @@ class CellRecord(TypedDict, total=False):
     curves: dict[str, list[float | None]]  # mean curve over users (per-user curves stay in the cell file)
     curves_per_user: dict[str, list[list[float | None]]]
     skipped: list[tuple[int, str]]  # (user, reason) for requests the explainer could not explain
+    info: dict[str, Any]  # run-level findings of the metrics layer (e.g. sanity flags, cost summary)
     warnings: list[str]
     elapsed_s: float
     finished: str

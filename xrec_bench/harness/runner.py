@@ -60,7 +60,7 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
     for ds in suite.datasets:
         fingerprint = data[ds.label].fingerprint
         for seed in suite.seeds:
-            for model in suite.models + suite.baselines:
+            for model in suite.baselines + suite.models:  # explained models last: still loaded for their cells
                 train_seed = derive_seed(suite.seed, "train", ds.label, model.label, seed)
                 common = {"code": code, "dataset": [ds.as_dict(), fingerprint], "model": [model.as_dict(), train_seed]}
                 key = {"dataset": ds.label, "model": model.label, "explainer": ACCURACY, "granularity": ACCURACY,
@@ -120,11 +120,17 @@ def run_suite(
     explain_jobs = [j for j in jobs if j.kind == "explainer"]
 
     outcomes: list[CellOutcome] = []
-    # accuracy cells train the models: in this process, one after another (each model is trained once)
-    outcomes += _drain(InProcessExecutor().run(accuracy_jobs, context), len(accuracy_jobs), "accuracy", progress)
-    if not isinstance(executor, InProcessExecutor):
+    if isinstance(executor, InProcessExecutor):
+        # dataset by dataset, so that a dataset's explained model is still loaded for its cells
+        for ds in suite.datasets:
+            mine = [j for j in jobs if j.dataset == ds]
+            outcomes += _drain(executor.run(mine, context), len(mine), ds.label, progress)
+    else:
+        # accuracy cells train the models, here, one after another (each model is trained once);
+        # then the pool's workers only load them from the model cache
+        outcomes += _drain(InProcessExecutor().run(accuracy_jobs, context), len(accuracy_jobs), "accuracy", progress)
         _warm_models(explain_jobs, context)
-    outcomes += _drain(executor.run(explain_jobs, context), len(explain_jobs), "explainers", progress)
+        outcomes += _drain(executor.run(explain_jobs, context), len(explain_jobs), "explainers", progress)
 
     reference_after = stages.reference_workload()
     record = _record(suite, data, jobs, outcomes, stages, executor, started, time.perf_counter() - t0,

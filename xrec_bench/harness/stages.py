@@ -48,6 +48,7 @@ class CellOutput:
     metrics: dict[str, np.ndarray]
     curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n_users, n_points]
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # run-level findings (e.g. sanity flags, cost summary)
 
 
 class Stages(ABC):
@@ -164,6 +165,7 @@ class RealStages(Stages):
             metrics={k: np.asarray(v, dtype=np.float64) for k, v in result.per_user.items()},
             curves={k: np.asarray(v, dtype=np.float64) for k, v in result.curves.items()},
             skipped=[(int(u), str(reason)) for u, reason in result.skipped],
+            info={"flags": dict(result.flags), "cost": dict(result.cost)},
         )
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
