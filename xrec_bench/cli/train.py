@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -96,9 +94,9 @@ def read_config(path: Path | None) -> dict[str, Any]:
 def peak_memory_mb() -> dict[str, float]:
     import torch
 
-    # ru_maxrss is in KiB on Linux, bytes on macOS
-    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
-    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1)}
+    from xrec_bench.models.checkpoint import peak_rss_mb
+
+    out = {"peak_rss_mb": peak_rss_mb()}
     if torch.cuda.is_available():
         out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out
@@ -154,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         "from_cache": bool(getattr(model, "from_cache_", False)),
         "checkpoint": str(getattr(model, "cache_path_", "")),
         "train_seconds": getattr(model, "fit_seconds_", None),
+        "train_peak_rss_mb": getattr(model, "fit_peak_rss_mb_", None),
         "eval_seconds": round(eval_seconds, 2),
         **peak_memory_mb(),
         "metrics": {name: est.as_dict() for name, est in estimates.items()},
@@ -167,9 +166,14 @@ def run(args: argparse.Namespace) -> int:
     )
     train = report["train_seconds"]
     train_s = "unknown" if train is None else f"{train:.1f} s"
+    train_mem = report["train_peak_rss_mb"]
+    cached = " (model loaded from cache)" if report["from_cache"] else ""
     print(
-        f"training time: {train_s}{' (loaded from cache)' if report['from_cache'] else ''}; "
-        f"peak memory: {report['peak_rss_mb']:.0f} MB RSS"
+        f"training time: {train_s}; peak memory when trained: "
+        f"{'unknown' if train_mem is None else f'{train_mem:.0f} MB RSS'}{cached}"
+    )
+    print(
+        f"peak memory of this run: {report['peak_rss_mb']:.0f} MB RSS"
         + (f", {report['peak_cuda_mb']:.0f} MB CUDA" if "peak_cuda_mb" in report else "")
     )
     print(f"checkpoint: {report['checkpoint']}")

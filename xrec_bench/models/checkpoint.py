@@ -42,6 +42,7 @@ def save_checkpoint(model: Recommender, path: str | Path) -> Path:
         "params": model.params,
         "fitted": model._fitted_config(),
         "fit_seconds": getattr(model, "fit_seconds_", None),
+        "fit_peak_rss_mb": getattr(model, "fit_peak_rss_mb_", None),
     }
     with io.atomic_path(path, is_dir=True) as tmp:
         save_file(tensors, str(tmp / WEIGHTS_FILE))
@@ -75,7 +76,17 @@ def load_checkpoint(path: str | Path) -> Recommender:
     model = cls(**config["params"])
     model._restore(config["fitted"], load_file(str(path / WEIGHTS_FILE)))
     model.fit_seconds_ = config.get("fit_seconds")
+    model.fit_peak_rss_mb_ = config.get("fit_peak_rss_mb")
     return model
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(rss / 2**20 if sys.platform == "darwin" else rss / 1024, 1)
 
 
 def _frame_digest(h, frame: pd.DataFrame) -> None:
@@ -131,6 +142,7 @@ def fit_or_load(
     start = time.perf_counter()
     fitted = cls(**resolved).fit(dataset, split, seed=seed, progress=progress)
     fitted.fit_seconds_ = time.perf_counter() - start
+    fitted.fit_peak_rss_mb_ = peak_rss_mb()
     save_checkpoint(fitted, folder)
     fitted.cache_path_ = folder
     fitted.from_cache_ = False
