@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
 class BertTwoTower(TextRecommender):
     name = "bert-two-tower"
     #: bump when a change to this code changes what a checkpoint contains or means
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(DEFAULTS))
