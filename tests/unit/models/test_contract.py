@@ -120,3 +120,34 @@ def test_same_seed_same_model(fitted, tiny, tiny_bert, name):
 def test_bpr_unknown_user_is_refused(fitted):
     with pytest.raises(ValueError, match="Unknown user index 999"):
         fitted["bpr-mf"].score(np.array([999]), [np.array([0])])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"negatives": "in-batch", "train_layers": 0},
+        {"train_layers": "all", "grad_accum": 2, "fresh_items": None},
+        {"positions_per_user": None, "max_steps": 2},
+    ],
+)
+def test_two_tower_training_variants(tiny, tiny_bert, extra):
+    ds, split = tiny
+    params = {**params_for("bert-two-tower", tiny_bert), **extra}
+    model = get_model("bert-two-tower", **params).fit(ds, split, seed=0)
+    cases = split.cases("test")
+    assert np.isfinite(model.score(cases.users, cases.histories)).all()
+    assert model.training_log_ and all(np.isfinite(row["loss"]) for row in model.training_log_)
+    if extra.get("max_steps"):
+        assert model.training_log_[-1]["steps"] <= extra["max_steps"]
+
+
+def test_two_tower_bad_parameters_are_refused(tiny, tiny_bert):
+    ds, split = tiny
+    with pytest.raises(ValueError, match="train_layers"):
+        get_model("bert-two-tower", **{**params_for("bert-two-tower", tiny_bert), "train_layers": 7}).fit(
+            ds, split
+        )
+    with pytest.raises(ValueError, match="negatives"):
+        get_model("bert-two-tower", **{**params_for("bert-two-tower", tiny_bert), "negatives": "x"}).fit(
+            ds, split
+        )
