@@ -75,7 +75,7 @@ class RunRecord(TypedDict):
     datasets: dict[str, dict[str, Any]]  # label -> name, options, split, fingerprint, checksums, summary
     models: list[dict[str, Any]]  # dataset, model, seed, train_seed, name, params, revision
     environment: dict[str, Any]  # python, platform, cpu_count, device, libraries
-    reference_workload: dict[str, Any]  # name, seconds (median of the timings taken before and after)
+    reference_workload: dict[str, Any]  # name, seconds (the smaller of the timings taken before and after the run)
     executor: dict[str, Any]
     started: str
     finished: str

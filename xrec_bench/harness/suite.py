@@ -22,6 +22,11 @@ import tomllib
 
 from xrec_bench.paths import shipped_dir
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (dependency: tomli; python_version < "3.11")
+    import tomli as tomllib
+
 GRANULARITIES = ("history", "tokens")
 SPLIT_STRATEGIES = ("leave-last-out", "temporal")
 #: the item each request explains: the user's held-out test item, or the model's top recommendation

@@ -22,7 +22,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def summarize(record: dict[str, Any], *, computed: dict[str, bool] | None = None) -> str:
     """The run's cells as a table, its counts, and every failure's reason."""
     metrics = [m for m in HEADLINE if any(m in c.get("metrics", {}) for c in record["cells"])]
-    header = ["dataset", "model", "granularity", "explainer", "seed", "status", "users", *metrics, "time_s"]
+    header = ["dataset", "model", "granularity", "explainer", "seed", "status", "users", *metrics, "cell_s"]
     rows, failures = [], []
     for cell in record["cells"]:
         key = cell["key"]

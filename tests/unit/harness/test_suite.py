@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from xrec_bench.harness.fake import FAKE_SUITE_TOML, fake_catalog
 from xrec_bench.harness.suite import (
@@ -17,6 +16,7 @@ from xrec_bench.harness.suite import (
     lock_path,
     parse_suite,
     read_lock,
+    tomllib,  # the stdlib parser (tomli on Python 3.10)
 )
 from xrec_bench.paths import shipped_dir
 
