@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import time
+from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
@@ -124,17 +125,20 @@ def library_versions() -> dict[str, str | None]:
 
 
 def git_state() -> dict[str, Any]:
-    """The checkout's commit and whether it has uncommitted changes (None outside a git checkout)."""
-    if not (REPO_DIR / ".git").exists():
-        return {"commit": None, "dirty": None}
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_DIR,
-                                capture_output=True, text=True, timeout=10, check=True).stdout
-        return {"commit": commit, "dirty": bool(status.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+    """The checkout's commit and whether tracked files changed (None outside a git checkout).
+
+    Looks at the package's own folder (source checkout, editable install), then at the working
+    directory (an installed wheel run from a checkout, as tox does)."""
+    for folder in (REPO_DIR, Path.cwd()):
+        try:
+            commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                    timeout=10, check=True).stdout.strip()
+            status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10, check=True).stdout
+            return {"commit": commit, "dirty": bool(status.strip())}
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return {"commit": None, "dirty": None}
 
 
 def device_info() -> dict[str, Any]:
