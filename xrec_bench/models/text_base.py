@@ -32,9 +32,13 @@ def right_aligned(histories: Sequence[np.ndarray], length: int) -> tuple[torch.T
 
 
 def item_labels(dataset) -> list[str]:
+    """A readable label per item: its title, or its original id where the title is missing."""
     items = dataset.items
-    column = "title" if "title" in items.columns else "item_id"
-    return [str(x) for x in items[column].tolist()]
+    ids = [str(x) for x in items["item_id"].tolist()]
+    if "title" not in items.columns:
+        return ids
+    titles = items["title"].tolist()
+    return [str(t) if isinstance(t, str) and t.strip() else i for t, i in zip(titles, ids, strict=True)]
 
 
 class TextRecommender(Recommender):
