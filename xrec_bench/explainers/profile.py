@@ -78,15 +78,16 @@ def profile_explainer(
     """Explain ``requests`` and time each explanation against its model evaluations alone.
 
     The model-only reference is timed on the first ``n_reference`` explained requests (None: all),
-    as it costs as much as the explanations themselves; the overhead ratio is the median of the
-    per-request ratios.
+    as it costs as much as the explanations themselves, right after each explanation so that both
+    see the same load on a shared machine; the overhead ratio is the median of the per-request ratios.
     """
     if warmup and requests:  # first calls pay lazy imports and allocator warm-up
         explainer.explain(model, requests[:1], granularity=granularity, seed=seed)
-    explanations = explainer.explain(model, requests, granularity=granularity, seed=seed)
     batch_size = int(explainer.params.get("batch_size", DEFAULT_BATCH_SIZE))
-    lat, ratios, ref, evals = [], [], [], []
-    for req, exp in zip(requests, explanations, strict=True):
+    explanations, lat, ratios, ref, evals = [], [], [], [], []
+    for req in requests:
+        exp = explainer.explain(model, [req], granularity=granularity, seed=seed)[0]
+        explanations.append(exp)
         if not exp.ok:
             continue
         lat.append(exp.wall_time_s)
