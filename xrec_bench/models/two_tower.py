@@ -25,7 +25,10 @@ DEFAULTS: dict[str, Any] = {
     "encoder": None,  # Hugging Face name or local folder; None = all-MiniLM-L6-v2 (offline package)
     "max_length": 32,  # tokens per item text (with specials)
     "max_history": 50,  # history items the user tower reads
-    "train_layers": "auto",  # top encoder layers that train: 0 = frozen; "auto" = 1 on CPU, all on CUDA
+    # top encoder layers that train: 0 = frozen, "all" = full fine-tuning; "auto" = 0 on CPU, all on
+    # CUDA. On CPU, frozen was both faster and not worse than training the last layer (movielens-100k,
+    # 8 epochs: NDCG@10 0.073 in 123 s vs 0.066 in 352 s on a loaded 2-core machine).
+    "train_layers": "auto",
     "negatives": "catalogue",  # softmax over "catalogue" (all items) or "in-batch" targets
     "temperature": 0.05,
     "batch_size": 256,
@@ -61,7 +64,7 @@ class BertTwoTower(TextRecommender):
         p = {**DEFAULTS, **(params or {})}
         cuda = resolve_device(p["device"]).type == "cuda"
         if p["train_layers"] == "auto":
-            p["train_layers"] = "all" if cuda else 1
+            p["train_layers"] = "all" if cuda else 0
         if p["max_epochs"] == "auto":
             p["max_epochs"] = 30 if cuda else 8
         return p
