@@ -21,6 +21,11 @@ def add_parser(subparsers) -> None:
     s.add_argument("--dataset", default=None, help="only this dataset")
     s.add_argument("--granularity", default=None, choices=["history", "tokens"], help="only this granularity")
     s.set_defaults(func=show)
+    d = sub.add_parser("diff", help="compare two built leaderboards at the precision the tables show (exit 1 if any differ)")
+    d.add_argument("a", help="a leaderboard folder or its leaderboard.json")
+    d.add_argument("b", help="another one")
+    d.add_argument("--with-latency", action="store_true", help="also compare latency metrics (they differ run to run)")
+    d.set_defaults(func=diff)
 
 
 def _board(paths):
@@ -53,3 +58,23 @@ def show(args: argparse.Namespace) -> int:
         raise CliError("No table matches: check --dataset/--granularity against the runs' datasets.")
     print("\n\n".join(table_markdown(t) for t in tables))
     return 0
+
+
+def diff(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xrec_bench.io import read_json
+    from xrec_bench.leaderboard.write import table_differences
+
+    boards = []
+    for p in (Path(args.a), Path(args.b)):
+        path = p / "leaderboard.json" if p.is_dir() else p
+        if not path.is_file():
+            raise CliError(f"No leaderboard.json at {p}: build one with 'xrec-bench leaderboard build'.")
+        boards.append(read_json(path))
+    found = table_differences(*boards, ignore_latency=not args.with_latency)
+    for line in found:
+        print(line)
+    what = "tables (latency left out)" if not args.with_latency else "tables"
+    print(f"{len(found)} difference(s) between the {what} of {args.a} and {args.b}")
+    return 1 if found else 0

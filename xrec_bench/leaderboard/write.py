@@ -119,3 +119,31 @@ def index_markdown(board: Board, tables: list[Table]) -> str:
             + ", ".join(r.get("run_id") or "?" for r in board.runs), ""]
     head += [f"- [{t.dataset} · {t.granularity} · {t.model}]({t.slug}.md)" for t in tables]
     return "\n".join(head + ["", "Open `index.html` for sortable tables and plots.", ""])
+
+
+def table_differences(a: dict[str, Any], b: dict[str, Any], *, ignore_latency: bool = True) -> list[str]:
+    """Cells of two ``leaderboard.json`` files that differ at the precision the tables show.
+
+    Latency metrics (seconds) differ between any two runs, so they are left out by default."""
+    from xrec_bench.leaderboard.plots import is_latency
+
+    specs = {**a.get("metric_specs", {}), **b.get("metric_specs", {})}
+
+    def flat(board: dict[str, Any]) -> dict[tuple, str]:
+        out: dict[tuple, str] = {}
+        for t in board["tables"]:
+            where = (t["dataset"], t["model"], t["granularity"])
+            for model, acc in t["accuracy"].items():
+                for m, e in acc.items():
+                    out[(*where, model, m)] = est_text(Estimate(e["mean"], e["low"], e["high"], e["n"]))
+            for row in t["rows"]:
+                out[(*where, row["explainer"], "status")] = row["status"]
+                for m, e in row["metrics"].items():
+                    if ignore_latency and is_latency(m, specs.get(m)):
+                        continue
+                    out[(*where, row["explainer"], m)] = est_text(Estimate(e["mean"], e["low"], e["high"], e["n"])) + e["marks"]
+        return out
+
+    fa, fb = flat(a), flat(b)
+    return [f"{'/'.join(map(str, k))}: {fa.get(k, '(absent)')} != {fb.get(k, '(absent)')}"
+            for k in sorted(set(fa) | set(fb), key=str) if fa.get(k) != fb.get(k)]

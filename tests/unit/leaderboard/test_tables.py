@@ -100,3 +100,15 @@ def test_written_files_and_identical_tables_for_identical_runs(run, tmp_path):
     assert full["kind"] == "leaderboard" and len(full["tables"]) == 4 and full["cells"]
     # a leaderboard.json loads back as a board (the gate accepts it as a baseline)
     assert len(load_board([one / "leaderboard.json"]).cells) == len(full["cells"])
+
+
+def test_leaderboard_diff_ignores_latency_but_not_quality(run, tmp_path, capsys):
+    from xrec_bench.cli import main as cli
+
+    builds = []
+    for i, stages in enumerate([FakeStages(), FakeStages(slowdown=2.0), FakeStages(quality_shift={"gradient": -0.1})]):
+        builds.append(write_leaderboard(load_board([run(stages)]), tmp_path / f"r{i}", plots=False))
+    assert cli(["leaderboard", "diff", str(builds[0]), str(builds[1])]) == 0  # only latency moved
+    assert cli(["leaderboard", "diff", str(builds[0]), str(builds[1]), "--with-latency"]) == 1
+    assert cli(["leaderboard", "diff", str(builds[0]), str(builds[2] / "leaderboard.json")]) == 1
+    assert "/gradient/insertion_auc:" in capsys.readouterr().out
