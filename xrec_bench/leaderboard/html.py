@@ -19,7 +19,7 @@ th{background:#f3f3f3;cursor:pointer;user-select:none}
 th.sorted-asc::after{content:" ▲"} th.sorted-desc::after{content:" ▼"}
 td:first-child,th:first-child{text-align:left}
 td.best{font-weight:bold} td.failed{color:#a00;text-align:left} .ci{color:#777;font-size:11px}
-.meta{color:#555;font-size:13px} img{max-width:100%;border:1px solid #eee;margin:4px 0}
+.wrap{overflow-x:auto;max-width:100%} .meta{color:#555;font-size:13px} img{max-width:100%;border:1px solid #eee;margin:4px 0}
 """
 
 # Hand-written: a table sorter is a dozen lines, and the page must not fetch a library from a CDN.
@@ -107,8 +107,8 @@ def render_page(board: Board, tables: list[Table], *, plots: bool = True) -> str
                                      f"{e(t.model)}</a></li>" for t in tables) + "</ul>")
     for t in tables:
         sections.append(f'<h2 id="{e(t.slug)}">{e(t.dataset)} · {e(t.granularity)} · explaining {e(t.model)}</h2>')
-        sections.append("<h3>Model accuracy</h3>" + _accuracy_html(t))
-        sections.append("<h3>Explainers</h3>" + _table_html(t))
+        sections.append(f'<h3>Model accuracy</h3><div class="wrap">{_accuracy_html(t)}</div>')
+        sections.append(f'<h3>Explainers</h3><div class="wrap">{_table_html(t)}</div>')
         if plots:
             sections.append(_img(curves_png(t), f"deletion and insertion curves, {t.slug}"))
             sections.append(_img(tradeoff_png(t, board.metric_specs), f"faithfulness vs latency, {t.slug}"))
