@@ -81,6 +81,7 @@ class RunRecord(TypedDict):
     started: str
     finished: str
     elapsed_s: float
+    cpu_s: float  # CPU seconds of the runner's process (a shared machine inflates elapsed_s, not this)
     counts: dict[str, int]  # planned, computed, cached, ok, failed, skipped
     metric_specs: dict[str, MetricSpecRecord]
     cells: list[CellRecord]

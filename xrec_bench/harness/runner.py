@@ -109,7 +109,7 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     executor = executor or InProcessExecutor()
     suite = suite.with_users(users_override)
-    started, t0 = now_iso(), time.perf_counter()
+    started, t0, cpu0 = now_iso(), time.perf_counter(), time.process_time()
     reference_before = stages.reference_workload()
     context = WorkerContext(stages)
 
@@ -135,6 +135,7 @@ def run_suite(
     reference_after = stages.reference_workload()
     record = _record(suite, data, jobs, outcomes, stages, executor, started, time.perf_counter() - t0,
                      reference_before, reference_after, users_override)
+    record["cpu_s"] = round(time.process_time() - cpu0, 3)  # this process only (not pool workers)
     run_id = record["run_id"]
     path = write_json(out / "records" / f"{run_id}.json", record, indent=None)
     write_json(out / "record.json", record, indent=None)  # the latest run (atomic: last writer wins whole)

@@ -37,7 +37,7 @@ def summarize(record: dict[str, Any], *, computed: dict[str, bool] | None = None
         "",
         f"suite {record['suite']['name']} v{record['suite']['version']}: {c['planned']} cells, {c['computed']} computed, "
         f"{c['cached']} from cache; {c['ok']} ok, {c['skipped']} skipped, {c['failed']} failed; "
-        f"{record['elapsed_s']:.1f}s",
+        f"{record['elapsed_s']:.1f}s elapsed, {record.get('cpu_s', float('nan')):.1f}s CPU",
     ]
     return "\n".join(lines + failures)
 
