@@ -193,6 +193,10 @@ def judge(out: CellOutput, *, strict: bool) -> tuple[str, str, list[str]]:
     some_nan = {k: int((~np.isfinite(np.asarray(v, dtype=float))).sum()) for k, v in out.metrics.items()}
     if len(all_nan) == len(out.metrics):
         reasons = sorted({r for _, r in out.skipped})[:3]
+        if reasons and set(out.users) <= {u for u, _ in out.skipped}:
+            # the explainer declined every request, each with a reason (e.g. too many features for
+            # exact Shapley): the method does not apply here, which is a result, not a failure
+            return "skipped", f"every request was skipped: {'; '.join(reasons)}", []
         extra = f" (skips: {'; '.join(reasons)})" if reasons else ""
         return "failed", f"every metric value is NaN for all {len(out.users)} users{extra}", []
     if strict and any(some_nan.values()):

@@ -144,3 +144,18 @@ def test_executor_registry_and_bad_workers():
         get_executor("proces")
     with pytest.raises(ValueError, match="workers must be an int >= 1. Got 0"):
         get_executor("process", workers=0)
+
+
+def test_judge_tells_declined_requests_from_failures():
+    from xrec_bench.harness.cell import judge
+    from xrec_bench.harness.stages import CellOutput
+
+    nan = {"deletion_auc": np.full(2, np.nan)}
+    declined = CellOutput([1, 2], [5, 6], nan, skipped=[(1, "too many features"), (2, "too many features")])
+    assert judge(declined, strict=False) == ("skipped", "every request was skipped: too many features", [])
+    unexplained = CellOutput([1, 2], [5, 6], nan, skipped=[(1, "too many features")])
+    assert judge(unexplained, strict=False)[0] == "failed"
+    partial = CellOutput([1, 2], [5, 6], {"deletion_auc": np.array([0.5, np.nan]), "gt_ap": np.full(2, np.nan)})
+    status, _, warnings = judge(partial, strict=False)
+    assert status == "ok" and warnings == ["metric 'gt_ap' is NaN for every user"]
+    assert judge(partial, strict=True)[0] == "failed"  # accuracy cells: any NaN fails
