@@ -56,12 +56,13 @@ def model_only_time(
     elif task.differentiable:
         for lo in range(0, n_evals, batch_size):
             mask = torch.as_tensor(masks[lo : lo + batch_size]).requires_grad_()
-            task.forward(mask).sum().backward()
+            torch.autograd.grad(task.forward(mask).sum(), mask)  # as captum: no parameter gradients
     else:
         forward, emb_in, _ = embedding_forward(task)
         for lo in range(0, n_evals, batch_size):
             b = min(batch_size, n_evals - lo)
-            forward(emb_in.expand(b, -1, -1).clone().requires_grad_()).sum().backward()
+            emb = emb_in.expand(b, -1, -1).clone().requires_grad_()
+            torch.autograd.grad(forward(emb).sum(), emb)
     return time.perf_counter() - start
 
 
