@@ -125,7 +125,8 @@ class Explainer(ABC):
                     granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude
                 )
                 out.append(self.explain_task(task, seed=req_seed))
-            except (ExplanationError, ValueError, KeyError, IndexError) as exc:
+            except (ExplanationError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+                # RuntimeError: e.g. a model failing on this input; recorded so the batch goes on
                 log.info("skipping %s for user %s target %s: %s", self.name, req.user, req.target, exc)
                 out.append(self._skipped(req, granularity, req_seed, str(exc)))
         return out

@@ -67,10 +67,9 @@ class Reference:
 
 
 def score_sd(task: FeatureTask) -> float:
-    """Standard deviation of every item's score with the full input (through the task's
-    ``_all_scores``, the abstract method every task implements for ``score_and_rank``)."""
+    """Standard deviation of every item's score with the full input."""
     with torch.no_grad():
-        scores = task._all_scores(task.full_mask(1)).double().reshape(-1)
+        scores = task.all_scores(task.full_mask(1)).double().reshape(-1)
     scores = scores[torch.isfinite(scores)]
     return float(scores.std()) if scores.numel() > 1 else 0.0
 

@@ -85,6 +85,15 @@ class FeatureTask(ABC):
         tied_before = (all_scores[:, : self.target] == target[:, None]).sum(axis=1)
         return target, 1 + better + tied_before
 
+    def all_scores(self, mask: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Scores of every item ``[B, n_items]`` under each mask row (counted in ``n_evals``)."""
+        mask = torch.as_tensor(mask, dtype=torch.float32)
+        if mask.dim() == 1:
+            mask = mask.unsqueeze(0)
+        self.n_evals += int(mask.shape[0])
+        with torch.no_grad():
+            return self._all_scores(mask)
+
     @abstractmethod
     def _all_scores(self, mask: torch.Tensor) -> torch.Tensor:
         """Scores of every item ``[B, n_items]`` under each mask row (the target column included)."""
