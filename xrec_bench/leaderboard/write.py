@@ -23,10 +23,16 @@ LEGEND = (f"Cells: mean [95% bootstrap CI] over users. **bold**: best. {NOT_SIG_
           "same users, 95%). ↑ higher is better, ↓ lower is better.")
 
 
+#: below this magnitude a value is floating-point round-off of zero (e.g. 1e-16), shown as 0
+ZERO = 1e-12
+
+
 def num(x: float) -> str:
     if x != x:
         return "nan"
     a = abs(x)
+    if a < ZERO:
+        return "0"
     return f"{x:.0f}" if a >= 1000 else f"{x:.2f}" if a >= 10 else f"{x:.3f}" if a >= 0.01 or a == 0 else f"{x:.3g}"
 
 
