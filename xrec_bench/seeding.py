@@ -6,8 +6,10 @@ Each cell of a benchmark grid derives its own seed from the suite seed and the c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -37,3 +39,22 @@ def seed_everything(seed: int) -> None:
     except ImportError:  # pragma: no cover - torch is a dependency
         return
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_torch() -> Iterator[None]:
+    """Run torch with deterministic algorithms, restoring the previous setting afterwards.
+
+    With more than one CPU thread, the backward pass of indexing (``index_put_`` with accumulation,
+    as in embedding lookups) sums duplicates in a thread-dependent order, so two trainings with the
+    same seed differ in the last bits and every downstream number can move. Deterministic mode
+    sorts instead. ``warn_only``: ops without a deterministic variant (on some GPUs) warn, not fail.
+    """
+    import torch
+
+    before, before_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=before_warn)

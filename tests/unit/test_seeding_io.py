@@ -55,3 +55,14 @@ def test_safe_extract_corrupt_archive_leaves_nothing(tmp_path):
     with pytest.raises(zipfile.BadZipFile):
         safe_extract_zip(archive, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_deterministic_torch_is_scoped():
+    import torch
+
+    from xrec_bench.seeding import deterministic_torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic_torch():
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before

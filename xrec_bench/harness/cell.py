@@ -27,6 +27,7 @@ from xrec_bench.harness.cache import CellCache, cache_key
 from xrec_bench.harness.record import SCHEMA_VERSION, CellRecord, clean_floats, now_iso
 from xrec_bench.harness.stages import CellOutput, LoadedData, Stages, TrainedModel
 from xrec_bench.harness.suite import ComponentSpec, DatasetSpec
+from xrec_bench.seeding import deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ def execute_cell(job: CellJob, context: WorkerContext) -> CellOutcome:
             job.retry_failed and existing.get("status") == "failed"
         ):
             return _outcome(job, existing, cached=True, elapsed=time.perf_counter() - start)
-        record = compute_cell(job, context)
+        with deterministic_torch():  # identical numbers whatever the thread count
+            record = compute_cell(job, context)
         cache.store(_path(job), record)
     return _outcome(job, record, cached=False, elapsed=record["elapsed_s"])
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from xrec_bench import io, paths
 from xrec_bench.models.base import MODELS, Recommender
+from xrec_bench.seeding import deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ def fit_or_load(
         return loaded
     log.info("training %s (cache key %s)", model, key)
     start = time.perf_counter()
-    fitted = cls(**resolved).fit(dataset, split, seed=seed, progress=progress)
+    with deterministic_torch():  # same seed -> bit-identical weights, whatever the thread count
+        fitted = cls(**resolved).fit(dataset, split, seed=seed, progress=progress)
     fitted.fit_seconds_ = time.perf_counter() - start
     fitted.fit_peak_rss_mb_ = peak_rss_mb()
     save_checkpoint(fitted, folder)
