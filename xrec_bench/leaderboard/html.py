@@ -102,7 +102,7 @@ def render_page(board: Board, tables: list[Table], *, plots: bool = True) -> str
     meta = (f"suite content {e(s['content_hash'][:12])} · config {e(board.config_hash)} · "
             f"{len(runs)} run(s): {e(', '.join(str(r.get('run_id')) for r in runs))} · device {e(str(env.get('device')))} · "
             f"reference workload {num(board.reference_seconds)} s")
-    sections = [f"<h1>{e(s['name'])} v{s['version']}</h1><p class=\"meta\">{meta}</p><p class=\"meta\">{e(LEGEND)}</p>"]
+    sections = [f"<h1>{e(s['name'])} v{s['version']}</h1><p class=\"meta\">{meta}</p><p class=\"meta\">{e(LEGEND).replace('**bold**', '<b>bold</b>')}</p>"]
     sections.append("<ul>" + "".join(f'<li><a href="#{e(t.slug)}">{e(t.dataset)} · {e(t.granularity)} · '
                                      f"{e(t.model)}</a></li>" for t in tables) + "</ul>")
     for t in tables:
