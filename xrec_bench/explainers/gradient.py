@@ -14,6 +14,8 @@ Each forward row (scored once, gradient or not) counts as one model evaluation.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import torch
 from captum.attr import (
@@ -51,12 +53,13 @@ class _GradientExplainer(ConfiguredExplainer):
                 return self._on_mask(task, ones.requires_grad_(), zeros).detach().reshape(-1).double().numpy()
             return per_word(self._on_embeddings(task), task)
 
+    @abstractmethod
     def _on_mask(self, task: FeatureTask, ones: torch.Tensor, zeros: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The method itself, in the subclass."""
 
+    @abstractmethod
     def _on_embeddings(self, task: FeatureTask) -> torch.Tensor:
         """Scores per word-piece ``[T]``."""
-        raise NotImplementedError
 
     @property
     def batch_size(self) -> int:

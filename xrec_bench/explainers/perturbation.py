@@ -8,6 +8,8 @@ granularities; the model is scored ``batch_size`` masks at a time (captum's ``pe
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 from captum.attr import FeatureAblation, KernelShap, ShapleyValueSampling
 
@@ -30,8 +32,9 @@ class _MaskPerturbationExplainer(ConfiguredExplainer):
             attr = self._run(task, ones, zeros)
         return attr.detach().reshape(-1).double().cpu().numpy()
 
+    @abstractmethod
     def _run(self, task, ones, zeros):
-        raise NotImplementedError
+        """The method itself, in the subclass."""
 
     def _per_eval(self, task: FeatureTask) -> int:
         return self.params["batch_size"]
