@@ -37,8 +37,16 @@ class Recommender(ABC):
     #: Granularities at which :meth:`feature_task` works (empty: the model cannot be explained).
     explainable_granularities: ClassVar[tuple[str, ...]] = ()
 
+    #: parameter names with their default values; None: any parameters are stored as given
+    defaults: ClassVar[dict[str, Any] | None] = None
+
     def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
+        self.params = merge_params(self.name, self.defaults, params) if self.defaults is not None else dict(params)
+
+    @classmethod
+    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
+        """The full parameters (defaults filled in) that a model built with ``params`` uses."""
+        return merge_params(cls.name, cls.defaults or {}, params)
 
     @abstractmethod
     def fit(self, dataset: Dataset, split: Split, *, seed: int = 0) -> Recommender:
@@ -92,6 +100,15 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
         return f"{type(self).__name__}({args})"
+
+
+def merge_params(model: str, defaults: dict, params: dict | None) -> dict:
+    """``defaults`` updated with ``params``; unknown names are refused with the list of known ones."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise TypeError(f"Unknown parameter(s) {unknown} for model {model!r}; known: {sorted(defaults)}.")
+    return {**defaults, **params}
 
 
 def topk(scores: np.ndarray, k: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from xrec_bench.models.base import NotFittedError, Recommender
-from xrec_bench.models.ranking import check_users, merge_params, ndcg_at_k, subsample_cases
+from xrec_bench.models.ranking import check_users, ndcg_at_k, subsample_cases
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,7 @@ class BPRMF(Recommender):
     name = "bpr-mf"
     version: ClassVar[str] = "1"
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**merge_params(self.name, DEFAULTS, params))
-
-    @classmethod
-    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
-        return merge_params(cls.name, DEFAULTS, params)
+    defaults = DEFAULTS
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> BPRMF:
         from tqdm.auto import trange

@@ -13,7 +13,6 @@ import torch
 from sklearn.metrics.pairwise import cosine_similarity
 
 from xrec_bench.models.base import NotFittedError, Recommender
-from xrec_bench.models.ranking import merge_params
 
 DEFAULTS: dict[str, Any] = {"neighbors": 200}  # None keeps every neighbour
 
@@ -45,12 +44,7 @@ class ItemKNN(Recommender):
     name = "item-knn"
     version: ClassVar[str] = "1"
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**merge_params(self.name, DEFAULTS, params))
-
-    @classmethod
-    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
-        return merge_params(cls.name, DEFAULTS, params)
+    defaults = DEFAULTS
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ItemKNN:
         train = split.train.drop_duplicates(["user", "item"])

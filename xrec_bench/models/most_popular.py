@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from xrec_bench.models.base import NotFittedError, Recommender
-from xrec_bench.models.ranking import merge_params
 
 DEFAULTS: dict[str, Any] = {}
 
@@ -18,12 +17,7 @@ class MostPopular(Recommender):
     name = "most-popular"
     version: ClassVar[str] = "1"
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**merge_params(self.name, DEFAULTS, params))
-
-    @classmethod
-    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
-        return merge_params(cls.name, DEFAULTS, params)
+    defaults = DEFAULTS
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> MostPopular:
         items = split.train["item"].to_numpy(np.int64)

@@ -56,15 +56,6 @@ def subsample_cases(cases, n: int | None, seed: int):
     return users, histories, targets
 
 
-def merge_params(model: str, defaults: dict, params: dict | None) -> dict:
-    """``defaults`` updated with ``params``; unknown names are refused with the list of known ones."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise TypeError(f"Unknown parameter(s) {unknown} for model {model!r}; known: {sorted(defaults)}.")
-    return {**defaults, **params}
-
-
 def check_users(users: np.ndarray, n_users: int, model: str) -> np.ndarray:
     users = np.asarray(users, dtype=np.int64)
     bad = users[(users < 0) | (users >= n_users)]

@@ -52,16 +52,12 @@ class BertTwoTower(TextRecommender):
     #: bump when a change to this code changes what a checkpoint contains or means
     version: ClassVar[str] = "2"
 
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(DEFAULTS))
-        if unknown:
-            raise TypeError(f"Unknown parameter(s) {unknown} for {self.name}; known: {sorted(DEFAULTS)}.")
-        super().__init__(**{**DEFAULTS, **params})
+    defaults = DEFAULTS
 
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
         """Parameters with ``"auto"`` values made concrete for this machine (what the cache key hashes)."""
-        p = {**DEFAULTS, **(params or {})}
+        p = super().resolve_params(params)
         cuda = resolve_device(p["device"]).type == "cuda"
         if p["train_layers"] == "auto":
             p["train_layers"] = "all" if cuda else 0

@@ -23,15 +23,7 @@ class ZeroShotText(TextRecommender):
     name = "zero-shot-text"
     version: ClassVar[str] = "1"
 
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(DEFAULTS))
-        if unknown:
-            raise TypeError(f"Unknown parameter(s) {unknown} for {self.name}; known: {sorted(DEFAULTS)}.")
-        super().__init__(**{**DEFAULTS, **params})
-
-    @classmethod
-    def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
-        return {**DEFAULTS, **(params or {})}
+    defaults = DEFAULTS
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ZeroShotText:
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
