@@ -8,6 +8,7 @@ history item vectors -> user vector) and ``_learned_modules`` (re-initialised by
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,16 +49,19 @@ class TextRecommender(Recommender):
     item_emb_: torch.Tensor  # [n_items, D], float32, CPU
 
     # ---- to provide ---------------------------------------------------------------------------
+    @abstractmethod
     def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Item vectors from token ids and an attention mask."""
 
+    @abstractmethod
     def _user_fn(
         self, items: torch.Tensor, weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        raise NotImplementedError
+        """User vectors (and attention weights, if any) from history item vectors and their weights."""
 
+    @abstractmethod
     def _reinitialize_learned(self, seed: int) -> None:
-        raise NotImplementedError
+        """Re-initialise the learned weights (for the model-randomisation sanity check)."""
 
     @property
     def max_history(self) -> int:
