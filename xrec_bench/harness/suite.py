@@ -13,12 +13,11 @@ import difflib
 import hashlib
 import inspect
 import json
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from xrec_bench.paths import shipped_dir
 
@@ -215,7 +214,17 @@ def load_suite(name_or_path: str | Path, *, catalog: Catalog | None = None) -> S
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{path} is not valid TOML: {exc}") from None
-    return parse_suite(raw, catalog=catalog, source=str(path))
+    return parse_suite(raw, catalog=catalog, source=suite_source(path))
+
+
+def suite_source(path: Path) -> str:
+    """How a run record names where its suite came from, without the machine's absolute paths:
+    ``shipped:NAME`` for a suite shipped with the package, else the file's path relative to the
+    working directory (the content hash, recorded beside it, says exactly what was run)."""
+    path = Path(path).resolve()
+    if path.parent == shipped_dir("suites").resolve():
+        return f"shipped:{path.stem}"
+    return Path(os.path.relpath(path)).as_posix()
 
 
 def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, source: str = "<suite>") -> Suite:

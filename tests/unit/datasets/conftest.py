@@ -28,6 +28,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("XREC_BENCH_DATA", str(path))
     monkeypatch.delenv("XREC_BENCH_MIRROR", raising=False)
+    monkeypatch.delenv("XREC_BENCH_OPTIONAL_MIRROR", raising=False)
     return path
 
 

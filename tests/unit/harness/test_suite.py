@@ -172,3 +172,15 @@ def fake_catalog_accepting_all() -> Catalog:
             return True
 
     return Catalog(Anything, Anything, Anything, Anything)
+
+
+def test_suite_source_names_no_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Published run records say where a suite came from without the producing machine's paths."""
+    assert load_suite("quick").source == "shipped:quick"
+    folder = tmp_path / "work" / "suites"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text((shipped_dir("suites") / "quick.toml").read_text())
+    monkeypatch.chdir(tmp_path / "work")
+    source = load_suite(folder / "mine.toml").source
+    assert source == "suites/mine.toml"
+    assert not Path(source).is_absolute() and str(tmp_path) not in source
