@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,7 +58,7 @@ HAND_ROWS = [
 
 
 def test_leave_last_out_on_a_hand_made_example():
-    split = make_split(_dataset(HAND_ROWS), "leave-last-out")
+    split = make_split(_dataset(HAND_ROWS), "leave-last-out", ties="frame-order")
     as_set = lambda frame: set(frame[["user", "item"]].itertuples(index=False, name=None))  # noqa: E731
     assert as_set(split.test) == {(0, 5), (2, 9)}
     assert as_set(split.valid) == {(0, 4), (2, 2)}  # the tie at t=30 keeps frame order: 3 then 4
@@ -68,14 +70,42 @@ def test_leave_last_out_on_a_hand_made_example():
     assert [t.tolist() for t in valid.targets] == [[4], [2]]
     assert [h.tolist() for h in test.histories] == [[1, 2, 3, 4], [8, 2]]
     assert [t.tolist() for t in test.targets] == [[5], [9]]
-    assert split.options == {"min_interactions": 3}
+    assert split.options == {"min_interactions": 3, "ties": "frame-order"}
 
 
 def test_leave_last_out_sorts_an_unsorted_frame_by_user_then_time():
     shuffled = [HAND_ROWS[i] for i in (9, 4, 0, 6, 2, 7, 1, 5, 8)] + [HAND_ROWS[3]]
     # item 4 now comes after item 3 in the frame too (both at t=30), so the answer is unchanged
-    split = make_split(_dataset(shuffled), "leave-last-out")
+    split = make_split(_dataset(shuffled), "leave-last-out", ties="frame-order")
     assert [h.tolist() for h in split.cases("test").histories] == [[1, 2, 3, 4], [8, 2]]
+
+
+def test_leave_last_out_tie_rules():
+    swapped = list(HAND_ROWS)
+    swapped[2], swapped[3] = swapped[3], swapped[2]  # item 4 before item 3 in the frame (both t=30)
+    valid_item = lambda split: split.cases("valid").targets[0].tolist()  # noqa: E731
+    # frame order follows the file; item id does not
+    assert valid_item(make_split(_dataset(HAND_ROWS), "leave-last-out", ties="frame-order")) == [4]
+    assert valid_item(make_split(_dataset(swapped), "leave-last-out", ties="frame-order")) == [3]
+    assert valid_item(make_split(_dataset(swapped), "leave-last-out", ties="item-id")) == [4]
+    # the default, hashed, is independent of the frame's order and is the same on every call
+    hashed = [valid_item(make_split(_dataset(rows), "leave-last-out")) for rows in (HAND_ROWS, swapped)]
+    assert hashed[0] == hashed[1] and hashed[0] in ([3], [4])
+    assert make_split(_dataset(HAND_ROWS), "leave-last-out").options["ties"] == "hashed"
+    with pytest.raises(ValueError, match="'ties' option of leave-last-out must be one of.*Got 'latest'"):
+        make_split(_dataset(HAND_ROWS), "leave-last-out", ties="latest")
+
+
+def test_hashed_ties_are_independent_of_frame_order_on_many_ties():
+    dataset = _random_dataset(0)
+    frame = dataset.interactions.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    shuffled = dataclasses.replace(dataset, interactions=frame)
+    a, b = make_split(dataset, "leave-last-out"), make_split(shuffled, "leave-last-out")
+    for stage in ("valid", "test"):
+        assert [t.tolist() for t in a.cases(stage).targets] == [t.tolist() for t in b.cases(stage).targets]
+    # whereas frame order changes the held-out items of some users
+    c = make_split(shuffled, "leave-last-out", ties="frame-order")
+    assert [t.tolist() for t in a.cases("test").targets] != [t.tolist() for t in c.cases("test").targets]
 
 
 def test_leave_last_out_min_interactions_option():
