@@ -26,6 +26,9 @@ def add_parser(subparsers) -> None:
     d.add_argument("b", help="another one")
     d.add_argument("--with-latency", action="store_true", help="also compare latency metrics (they differ run to run)")
     d.set_defaults(func=diff)
+    from xrec_bench.cli.publish import add_publish_parsers
+
+    add_publish_parsers(sub)
 
 
 def _board(paths):

@@ -1,0 +1,107 @@
+"""The overview: each explainer's standing per metric group, read from a built leaderboard's tables.
+
+Nothing is recomputed: a standing is derived from the means, 95% CIs, n and marks that the stored
+tables already hold. Per metric, an explainer's *rank range* is the span of places its CI allows:
+its best possible place is 1 + the explainers whose CI lies wholly on the better side of its own, its
+worst possible place is the number of explainers whose CI is not wholly on the worse side (itself
+included). Ties therefore show as overlapping ranges instead of being broken arbitrarily. Per group
+(faithfulness, ground truth, stability, sanity, cost) the overview averages those bounds over the
+group's metrics and counts the metrics on which the explainer is the best or not significantly
+different from it (the table's marks), and those on which it is not distinguishable from random.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: the groups the overview shows, in order, with what each measures (plain language, for the legend)
+GROUPS: dict[str, str] = {
+    "faithfulness": "Does the explanation point at what the model really used? Removing (or keeping only) the "
+                    "features it ranks highest should move the recommendation score the most.",
+    "ground-truth": "On synthetic data with planted causes: does the explanation find the features that were "
+                    "planted to cause the recommendation?",
+    "stability": "Does the explanation stay the same when the input barely changes, or when the explainer is "
+                 "run again with another seed?",
+    "sanity": "Does the explanation depend on the model at all? After randomising the model's weights, a good "
+              "explanation should change (low rank correlation with the original).",
+    "cost": "What does one explanation cost: model evaluations and wall-clock seconds (lower is better).",
+}
+#: below this many users a standing is flagged as resting on few users
+LOW_N = 30
+NOT_SIG_BEST = "†"
+NOT_SIG_RANDOM = "‡"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One explainer on one metric group of one table."""
+
+    explainer: str
+    group: str
+    metrics: int  # metrics of the group the explainer has a value for
+    top: int  # metrics on which it is the best or not significantly different from the best
+    like_random: int  # metrics on which it is not significantly different from the random explainer
+    rank_low: float  # mean best-possible place over the group's metrics (1 = first)
+    rank_high: float  # mean worst-possible place
+    n_min: int  # the smallest n behind any of its values in the group
+    of: int  # explainers ranked in this table
+
+    @property
+    def low_n(self) -> bool:
+        return self.n_min < LOW_N
+
+    @property
+    def share_top(self) -> float:
+        return self.top / self.metrics if self.metrics else 0.0
+
+
+def metric_groups(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The table's metrics by overview group (groups without a metric in this table are left out)."""
+    out: dict[str, list[str]] = {}
+    for m in table["metrics"]:
+        group = specs.get(m, {}).get("group")
+        if group in GROUPS:
+            out.setdefault(group, []).append(m)
+    return {g: out[g] for g in GROUPS if g in out}
+
+
+def rank_range(value: dict[str, float], others: list[dict[str, float]], higher_is_better: bool) -> tuple[int, int]:
+    """(best, worst) possible place of ``value`` among ``others`` (both with mean/low/high) by CI overlap."""
+    def better(a, b):  # a wholly better than b
+        return a["low"] > b["high"] if higher_is_better else a["high"] < b["low"]
+
+    best = 1 + sum(better(o, value) for o in others)
+    worst = 1 + sum(not better(value, o) for o in others)
+    return best, worst
+
+
+def standings(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Standing]]:
+    """``{explainer: {group: Standing}}`` for the table's explainers that produced values."""
+    rows = [r for r in table["rows"] if r.get("status") == "ok" and r.get("metrics")]
+    out: dict[str, dict[str, Standing]] = {r["explainer"]: {} for r in rows}
+    for group, metrics in metric_groups(table, specs).items():
+        for row in rows:
+            lows, highs, ns, top, rnd, count = [], [], [], 0, 0, 0
+            for m in metrics:
+                e = row["metrics"].get(m)
+                if e is None or not _finite(e):
+                    continue
+                others = [r["metrics"][m] for r in rows if r is not row and m in r["metrics"] and _finite(r["metrics"][m])]
+                lo, hi = rank_range(e, others, bool(table["higher_is_better"].get(m, True)))
+                lows.append(lo)
+                highs.append(hi)
+                ns.append(int(e.get("n") or 0))
+                count += 1
+                marks = e.get("marks", "")
+                top += bool(e.get("best")) or NOT_SIG_BEST in marks
+                rnd += NOT_SIG_RANDOM in marks
+            if count:
+                out[row["explainer"]][group] = Standing(
+                    row["explainer"], group, count, top, rnd, sum(lows) / count, sum(highs) / count, min(ns), len(rows))
+    return out
+
+
+def _finite(e: dict[str, Any]) -> bool:
+    vals = (e.get("mean"), e.get("low"), e.get("high"))
+    return all(isinstance(v, (int, float)) and v == v for v in vals)
