@@ -42,9 +42,11 @@ class Standing:
     metrics: int  # metrics of the group the explainer has a value for
     top: int  # metrics on which it is the best or not significantly different from the best
     like_random: int  # metrics on which it is not significantly different from the random explainer
+    rank: float  # mean place by the point estimates over the group's metrics (1 = first)
     rank_low: float  # mean best-possible place over the group's metrics (1 = first)
     rank_high: float  # mean worst-possible place
     n_min: int  # the smallest n behind any of its values in the group
+    n_max: int
     of: int  # explainers ranked in this table
 
     @property
@@ -66,6 +68,11 @@ def metric_groups(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> di
     return {g: out[g] for g in GROUPS if g in out}
 
 
+def place(value: dict[str, float], others: list[dict[str, float]], higher_is_better: bool) -> int:
+    """1 + the number of others with a strictly better mean."""
+    return 1 + sum((o["mean"] > value["mean"]) if higher_is_better else (o["mean"] < value["mean"]) for o in others)
+
+
 def rank_range(value: dict[str, float], others: list[dict[str, float]], higher_is_better: bool) -> tuple[int, int]:
     """(best, worst) possible place of ``value`` among ``others`` (both with mean/low/high) by CI overlap."""
     def better(a, b):  # a wholly better than b
@@ -82,13 +89,15 @@ def standings(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[s
     out: dict[str, dict[str, Standing]] = {r["explainer"]: {} for r in rows}
     for group, metrics in metric_groups(table, specs).items():
         for row in rows:
-            lows, highs, ns, top, rnd, count = [], [], [], 0, 0, 0
+            places, lows, highs, ns, top, rnd, count = [], [], [], [], 0, 0, 0
             for m in metrics:
                 e = row["metrics"].get(m)
                 if e is None or not _finite(e):
                     continue
                 others = [r["metrics"][m] for r in rows if r is not row and m in r["metrics"] and _finite(r["metrics"][m])]
-                lo, hi = rank_range(e, others, bool(table["higher_is_better"].get(m, True)))
+                up = bool(table["higher_is_better"].get(m, True))
+                lo, hi = rank_range(e, others, up)
+                places.append(place(e, others, up))
                 lows.append(lo)
                 highs.append(hi)
                 ns.append(int(e.get("n") or 0))
@@ -98,7 +107,8 @@ def standings(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[s
                 rnd += NOT_SIG_RANDOM in marks
             if count:
                 out[row["explainer"]][group] = Standing(
-                    row["explainer"], group, count, top, rnd, sum(lows) / count, sum(highs) / count, min(ns), len(rows))
+                    row["explainer"], group, count, top, rnd, sum(places) / count, sum(lows) / count, sum(highs) / count,
+                    min(ns), max(ns), len(rows))
     return out
 
 

@@ -58,14 +58,24 @@ def render_index(suites: dict[str, list[Version]]) -> str:
 
 
 def _changelog_html(text: str) -> str:
-    items, paras = [], []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith(("- ", "* ")):
-            items.append(f"<li>{e(line[2:])}</li>")
-        elif line:
-            paras.append(f"<p>{e(line)}</p>")
-    return "".join(paras) + (f"<ul>{''.join(items)}</ul>" if items else "")
+    """A changelog entry's paragraphs and "- " list items (continuation lines joined), escaped."""
+    items: list[str] = []
+    paras: list[str] = []
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            current = None
+        elif line.startswith(("- ", "* ")):
+            items.append(line[2:])
+            current = items
+        elif current is not None:
+            current[-1] += " " + line
+        else:
+            paras.append(line)
+            current = paras
+    return "".join(f"<p>{e(p)}</p>" for p in paras) + (
+        "<ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>" if items else "")
 
 
 # ------------------------------------------------------------------ one version
@@ -123,8 +133,9 @@ def _slug(t: dict[str, Any]) -> str:
 
 def _overview_html(tables: list[dict[str, Any]], specs: dict[str, Any]) -> str:
     parts = ['<h2 id="overview">Overview: which explainer, for which granularity, at what cost</h2>',
-             '<p class="meta">Each cell: the explainer\'s place range on that group of metrics (mean over the group of '
-             "the best and worst place its 95% CIs allow; overlapping ranges are ties), then on how many of the "
+             '<p class="meta">Each cell: the explainer\'s mean place on that group of metrics (1 = first; rows sorted by '
+             "the first group), the range of places its 95% CIs allow (overlapping ranges are ties), then on how many "
+             "of the "
              f"group's metrics it is best or tied with the best (★) and tied with random ({NOT_SIG_RANDOM}). Greener = "
              f"best-or-tied on more of the group. A dashed outline means fewer than {LOW_N} users. Details in "
              '<a href="#legend">how to read</a>.</p>']
@@ -147,12 +158,13 @@ def _overview_html(tables: list[dict[str, Any]], specs: dict[str, Any]) -> str:
                     continue
                 shade = int(255 - 110 * s.share_top)
                 cls = ' class="lown"' if s.low_n else ""
-                tip = (f"{s.metrics} metric(s); place {s.rank_low:.1f} to {s.rank_high:.1f} of {s.of}; best or tied on "
+                tip = (f"{s.group}, {s.metrics} metric(s); mean place {s.rank:.1f}, CIs allow {s.rank_low:.1f} to {s.rank_high:.1f} of {s.of}; best or tied on "
                        f"{s.top}; tied with random on {s.like_random}; smallest n {s.n_min}")
                 cells.append(f'<td{cls} style="background:rgb({shade},{min(255, shade + 60)},{shade})" title="{e(tip)}">'
-                             f'<span class="rk">{_range(s.rank_low, s.rank_high)}</span> <span class="n">of {s.of}</span><br>'
+                             f'<span class="rk">{s.rank:.1f}</span> <span class="n">of {s.of} · CI allows '
+                             f'{_range(s.rank_low, s.rank_high)}</span><br>'
                              f'★ {s.top}/{s.metrics} · {NOT_SIG_RANDOM} {s.like_random}/{s.metrics}<br>'
-                             f'<span class="n">n ≥ {s.n_min}{" (low)" if s.low_n else ""}</span></td>')
+                             f'<span class="n">n {_range(s.n_min, s.n_max)}{" (low)" if s.low_n else ""}</span></td>')
             parts.append(f'<tr{" class=submitted" if "submitted_by" in row else ""}><td>{_label(row)}</td>{"".join(cells)}</tr>')
         failed = [r for r in t["rows"] if r.get("status") != "ok"]
         parts.append("</tbody></table></div>")
@@ -163,7 +175,7 @@ def _overview_html(tables: list[dict[str, Any]], specs: dict[str, Any]) -> str:
 
 
 def _mid(s) -> float:
-    return (s.rank_low + s.rank_high) / 2 if s is not None else float("inf")
+    return s.rank if s is not None else float("inf")
 
 
 def _range(lo: float, hi: float) -> str:
