@@ -113,10 +113,16 @@ def publish(results: str | Path, out: str | Path, *, changelog: Path | None = No
             v.changelog = entries.get((v.suite, v.version), "")
             target = out / v.suite / f"v{v.version}"
             raw = _copy_raw(v, target)
-            write_text(target / "index.html", render_version(v, versions, raw, plots=plots))
-    index = write_text(out / "index.html", render_index(suites))
+            _readable(write_text(target / "index.html", render_version(v, versions, raw, plots=plots)))
+    index = _readable(write_text(out / "index.html", render_index(suites)))
     log.info("site written to %s (%d suite(s), %d version(s))", out, len(suites), sum(map(len, suites.values())))
     return index
+
+
+def _readable(path: Path) -> Path:
+    """Pages are written through a private temporary file; a static host must be able to read them."""
+    path.chmod(0o644)
+    return path
 
 
 def _copy_raw(v: Version, target: Path) -> list[str]:

@@ -22,7 +22,7 @@ td.best{font-weight:700}td.failed{color:#a00;text-align:left}.ci,.n{color:#777;f
 tr.submitted td{background:#fff8e6}tr.submitted td:first-child{background:#ffefc2}
 .wrap{overflow:auto;max-width:100%;max-height:80vh}
 .chooser{font-size:13px;margin:.3em 0}.chooser label{margin-right:1em}
-table.overview td{text-align:center;min-width:8em}table.overview td .rk{font-weight:600;font-size:14px}
+table.overview td{text-align:center;min-width:8em}table.overview td:first-child{text-align:left;min-width:0}table.overview td .rk{font-weight:600;font-size:14px}
 td.lown{outline:2px dashed #d08000;outline-offset:-3px}.flag{color:#b06000;font-size:11px}
 img.plot{max-width:100%;border:1px solid #eee;margin:4px 0}
 table.versions td,table.versions th{text-align:left;white-space:normal}

@@ -7,7 +7,14 @@ import html
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from xrec_bench.leaderboard.overview import GROUPS, LOW_N, NOT_SIG_BEST, NOT_SIG_RANDOM, metric_groups, standings
+from xrec_bench.leaderboard.overview import (
+    GROUPS,
+    LOW_N,
+    NOT_SIG_BEST,
+    NOT_SIG_RANDOM,
+    metric_groups,
+    standings,
+)
 from xrec_bench.leaderboard.site_assets import CSS, JS
 
 if TYPE_CHECKING:
@@ -170,8 +177,13 @@ def _overview_html(tables: list[dict[str, Any]], specs: dict[str, Any]) -> str:
         parts.append("</tbody></table></div>")
         if failed:
             parts.append('<p class="meta">Not ranked here: ' + "; ".join(
-                f"{e(r['explainer'])} ({e(r.get('status', ''))}: {e(r.get('reason', ''))})" for r in failed) + "</p>")
+                f"<span title=\"{e(str(r.get('reason', '')))}\">{e(r['explainer'])} ({e(str(r.get('status', '')))}: "
+                f"{e(_short(str(r.get('reason', ''))))})</span>" for r in failed) + "</p>")
     return "".join(parts)
+
+
+def _short(text: str, limit: int = 110) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mid(s) -> float:
