@@ -18,7 +18,7 @@ th.grp{text-align:center;font-weight:600}th.metric{cursor:pointer;user-select:no
 th:first-child,td:first-child{position:sticky;left:0;z-index:1;text-align:left;border-left:1px solid var(--line);background:#fafafa}
 thead th:first-child{z-index:3}
 th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::after{content:" \\25BC"}
-td.best{font-weight:700}td.failed{color:#a00;text-align:left}.ci,.n{color:#777;font-size:11px}
+th.gstart,td.gstart{border-left:2px solid #8a94a6}td.best{font-weight:700}td.failed{color:#a00;text-align:left}.ci,.n{color:#777;font-size:11px}
 tr.submitted td{background:#fff8e6}tr.submitted td:first-child{background:#ffefc2}
 .wrap{overflow:auto;max-width:100%;max-height:80vh}
 .chooser{font-size:13px;margin:.3em 0}.chooser label{margin-right:1em}

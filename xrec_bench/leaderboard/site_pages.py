@@ -49,7 +49,7 @@ def render_index(suites: dict[str, list[Version]]) -> str:
              "Newest version first.</p>"]
     for suite, versions in suites.items():
         parts.append(f'<h2 id="suite-{e(suite)}">{e(suite)}</h2><table class="versions" id="versions-{e(suite)}">'
-                     "<thead><tr><th>version</th><th>built from</th><th>what changed</th><th>files</th></tr></thead><tbody>")
+                     "<thead><tr><th>version</th><th>built from</th><th>what changed</th><th>tables and raw files</th></tr></thead><tbody>")
         for v in versions:
             runs = v.board.get("runs") or []
             when = max((str(r.get("finished") or "") for r in runs), default="")[:10]
@@ -59,9 +59,16 @@ def render_index(suites: dict[str, list[Version]]) -> str:
                 f"<td>{len(runs)} run(s), {e(when)}{subs}<br><span class=\"meta\">content "
                 f"{e(str(v.board['suite'].get('content_hash', ''))[:12])}</span></td>"
                 f"<td>{_changelog_html(v.changelog) or '<span class=meta>(no changelog entry)</span>'}</td>"
-                f'<td><a href="{e(v.suite)}/v{v.version}/leaderboard.json">JSON</a></td></tr>')
+                f"<td>{_table_links(v)}</td></tr>")
         parts.append("</tbody></table>")
     return page("xrec-bench leaderboards", "".join(parts), nav='<a href="index.html">all leaderboards</a>')
+
+
+def _table_links(v: Version) -> str:
+    base = f"{v.suite}/v{v.version}/"
+    links = [f'<a href="{e(base)}index.html#{e(_slug(t))}">{e(t["dataset"])} · {e(t["granularity"])}</a> '
+             f'(<a href="{e(base)}{e(_slug(t))}.csv">CSV</a>)' for t in v.board["tables"]]
+    return "<br>".join(links + [f'<a href="{e(base)}leaderboard.json">leaderboard.json</a> (everything, per user)'])
 
 
 def _changelog_html(text: str) -> str:
@@ -249,11 +256,12 @@ def _table_section(t: dict[str, Any], specs: dict[str, Any], i: int, plots: bool
     chooser = '<div class="chooser">Show groups: ' + "".join(
         f'<label><input type="checkbox" checked data-table="{tid}" data-group="{e(g)}"> {e(g)}</label>' for g in groups) + "</div>"
     head1 = '<tr><th rowspan="2">explainer</th><th rowspan="2" class="metric" data-col="1">users</th>' + "".join(
-        f'<th class="grp g-{e(g)}" colspan="{len(ms)}" title="{e(GROUPS.get(g, ""))}">{e(g)}</th>' for g, ms in groups.items()) + "</tr>"
+        f'<th class="grp gstart g-{e(g)}" colspan="{len(ms)}" title="{e(GROUPS.get(g, ""))}">{e(g)}</th>' for g, ms in groups.items()) + "</tr>"
     order = [(g, m) for g, ms in groups.items() for m in ms]
+    starts = {ms[0] for ms in groups.values()}  # a heavier rule where each group begins
     up = t["higher_is_better"]
     head2 = "<tr>" + "".join(
-        f'<th class="metric g-{e(g)}" data-col="{c + 2}" title="{e(str(specs.get(m, {}).get("description", "")))} '
+        f'<th class="metric g-{e(g)}{" gstart" if m in starts else ""}" data-col="{c + 2}" title="{e(str(specs.get(m, {}).get("description", "")))} '
         f'({"higher" if up.get(m, True) else "lower"} is better)">{e(m)} {"↑" if up.get(m, True) else "↓"}</th>'
         for c, (g, m) in enumerate(order)) + "</tr>"
     body = []
@@ -267,9 +275,9 @@ def _table_section(t: dict[str, Any], specs: dict[str, Any], i: int, plots: bool
         for g, m in order:
             en = row["metrics"].get(m)
             if en is None:
-                cells.append(f'<td class="g-{e(g)}" data-value="">–</td>')
+                cells.append(f'<td class="g-{e(g)}{" gstart" if m in starts else ""}" data-value="">–</td>')
                 continue
-            best = " best" if en.get("best") else ""
+            best = (" best" if en.get("best") else "") + (" gstart" if m in starts else "")
             cells.append(f'<td class="g-{e(g)}{best}" data-value="{en.get("mean")!r}">{num(en.get("mean"))}{e(str(en.get("marks", "")))}'
                          f'<br><span class="ci">[{num(en.get("low"))}, {num(en.get("high"))}]</span> '
                          f'<span class="n">n={e(str(en.get("n")))}</span></td>')

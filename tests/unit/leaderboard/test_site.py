@@ -96,6 +96,16 @@ def test_publish_writes_index_newest_first_pages_raw_files_and_changes(tmp_path)
     assert len(re.findall(r'<span class="n">n=\d+</span>', page)) == n_cells
     assert board["metric_specs"]["insertion_auc"]["description"][:40] in page
     assert not re.search(r"""(src|href)=["']https?://""", page)
+    assert 'href="quick/v2/synthetic__bert-two-tower__tokens.csv"' in index
+    # every link of every page resolves to a file of the site (anchors to an id on the page)
+    for html_file in site.rglob("*.html"):
+        text = html_file.read_text()
+        for href in re.findall(r'href="([^"]+)"', text):
+            path, _, anchor = href.partition("#")
+            target = (html_file.parent / path) if path else html_file
+            assert target.is_file(), f"{html_file}: broken link {href}"
+            if anchor:
+                assert f'id="{anchor}"' in target.read_text(), f"{html_file}: no id {anchor} in {target}"
 
 
 @needs_results
