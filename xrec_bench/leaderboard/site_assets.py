@@ -25,7 +25,7 @@ tr.submitted td{background:#fff8e6}tr.submitted td:first-child{background:#ffefc
 table.overview td{text-align:center;min-width:8em}table.overview td:first-child{text-align:left;min-width:0}table.overview td .rk{font-weight:600;font-size:14px}
 td.lown{outline:2px dashed #d08000;outline-offset:-3px}.flag{color:#b06000;font-size:11px}
 img.plot{max-width:100%;border:1px solid #eee;margin:4px 0}
-table.versions td,table.versions th{text-align:left;white-space:normal}
+table.versions td,table.versions th{text-align:left;vertical-align:top}table.versions td:nth-child(3){white-space:normal;min-width:24em}
 .changelog{background:#f7f9fc;border-left:3px solid var(--accent);padding:.3em 1em;font-size:14px}
 """
 

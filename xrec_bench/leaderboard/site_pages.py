@@ -55,7 +55,7 @@ def render_index(suites: dict[str, list[Version]]) -> str:
             when = max((str(r.get("finished") or "") for r in runs), default="")[:10]
             subs = f" · {len(v.submissions)} submission(s)" if v.submissions else ""
             parts.append(
-                f'<tr><td><a href="{e(v.href)}">{e(suite)} v{v.version}</a></td>'
+                f'<tr><td><a href="{e(v.href)}">{e(suite)} v{v.version}</a>{"<br><b>latest</b>" if v is versions[0] else ""}</td>'
                 f"<td>{len(runs)} run(s), {e(when)}{subs}<br><span class=\"meta\">content "
                 f"{e(str(v.board['suite'].get('content_hash', ''))[:12])}</span></td>"
                 f"<td>{_changelog_html(v.changelog) or '<span class=meta>(no changelog entry)</span>'}</td>"
