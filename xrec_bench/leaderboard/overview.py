@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from xrec_bench.leaderboard.tables import NOT_SIG_BEST, NOT_SIG_RANDOM
+
 #: the groups the overview shows, in order, with what each measures (plain language, for the legend)
 GROUPS: dict[str, str] = {
     "faithfulness": "Does the explanation point at what the model really used? Removing (or keeping only) the "
@@ -29,8 +31,6 @@ GROUPS: dict[str, str] = {
 }
 #: below this many users a standing is flagged as resting on few users
 LOW_N = 30
-NOT_SIG_BEST = "†"
-NOT_SIG_RANDOM = "‡"
 
 
 @dataclass(frozen=True)
