@@ -113,10 +113,29 @@ def render_version(v: Version, versions: list[Version], raw: list[str], *, plots
              '<h2 id="tables">Tables</h2>']
     for i, t in enumerate(tables):
         parts.append(_table_section(t, specs, i, plots))
+    if v.submissions:
+        parts.append(_submissions_html(v.submissions))
     parts.append('<h2 id="files">Raw files</h2><ul>' + "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in raw)
                  + "".join(f'<li><a href="submissions/{e(sub["slug"])}.json">submission by {e(sub["name"])} '
                            "(provenance)</a></li>" for sub in v.submissions) + "</ul>")
     return page(f"{v.suite} v{v.version} · xrec-bench", "".join(parts), nav=nav)
+
+
+def _submissions_html(subs: list[dict[str, Any]]) -> str:
+    rows = []
+    for sub in subs:
+        plugins = ", ".join(f"{p}=={ver}" for p, ver in (sub.get("plugins") or {}).items()) or "none"
+        runs = ", ".join(f"{r.get('run_id')} (xrec-bench {r.get('package_version')}, {str(r.get('finished'))[:10]})"
+                         for r in sub.get("runs") or [])
+        url = sub.get("url") or ""
+        link = f' · <a href="{e(url)}" rel="nofollow noopener">{e(url)}</a>' if url.startswith("https://") else ""
+        rows.append(f"<li><b>{e(sub['name'])}</b>, submitted {e(str(sub.get('submitted', ''))[:10])}{link}<br>"
+                    f"<span class=meta>runs: {e(runs)} · plugins: {e(plugins)} · checks passed: "
+                    f"{e(', '.join(sub.get('checks') or []))} · <a href=\"submissions/{e(sub['slug'])}.json\">provenance</a>"
+                    "</span></li>")
+    return ('<h2 id="submissions">Outside submissions</h2><p class="meta">Rows marked "submitted by" come from runs '
+            "sent by others and checked against this suite version; see the README's checklist to submit.</p>"
+            f"<ul>{''.join(rows)}</ul>")
 
 
 def _with_submissions(table: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -131,6 +131,7 @@ def test_valid_submission_is_stored_and_appears_on_the_site(record, results, tmp
     publish(results, tmp_path / "site", plots=False)
     page = (tmp_path / "site" / "quick" / "v2" / "index.html").read_text()
     assert page.count("submitted by Lab X") >= 2 * len(KEEP)  # overview and table rows
+    assert 'id="submissions"' in page and "my-explainers==1.0" in page and 'href="https://example.org/x"' in page
     assert (tmp_path / "site" / "quick" / "v2" / "submissions" / "lab-x.json").is_file()
     assert "1 submission(s)" in (tmp_path / "site" / "index.html").read_text()
 
