@@ -3,6 +3,9 @@ can be shown not to move them (compare the output of two checkouts; the processe
 
     XREC_BENCH_MIRROR=/path/to/mirror python benchmarks/dataset_fingerprints.py > after.json
     diff before.json after.json
+
+Names given as arguments replace the default list (``movielens-1m`` with a mirror made by
+``benchmarks/parse_memory.py --write-mirror DIR``, for instance).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XREC_BENCH_DATA"] = cache  # a fresh cache: every dataset is parsed by this checkout's code
-        result = {name: fingerprint(load_dataset(name, progress=False, **options)) for name, options in DATASETS}
+        wanted = [(name, {}) for name in sys.argv[1:]] or DATASETS
+        result = {name: fingerprint(load_dataset(name, progress=False, **options)) for name, options in wanted}
     json.dump(result, sys.stdout, indent=1, sort_keys=True, default=str)
     print()
 
