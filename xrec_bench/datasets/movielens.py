@@ -41,7 +41,8 @@ def parse_100k(card: Any, files: Mapping[str, Path], options: Mapping[str, Any],
     genre_rows, _ = read_rows(files["archive/ml-100k/u.genre"], sep="|", n_fields=2, encoding="latin-1")
     genre_names = {int(i): name for name, i in genre_rows if i.isdigit() and len(i) < 4}
     rows, bad = read_rows(files["archive/ml-100k/u.item"], sep="|", n_fields=5 + len(genre_names), encoding="latin-1")
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="u.item rows without 24 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="u.item rows that do not parse (24 fields)",
+                    examples=[f"line {n}" for n in bad])
     movies = []
     for row in rows:
         genres = [genre_names.get(i, "unknown") for i, flag in enumerate(row[5:]) if flag == "1"]
@@ -55,7 +56,8 @@ def parse_100k(card: Any, files: Mapping[str, Path], options: Mapping[str, Any],
 def parse_1m(card: Any, files: Mapping[str, Path], options: Mapping[str, Any], *, strict: bool = False) -> Dataset:
     stats: dict[str, Any] = {}
     rows, bad = read_rows(files["archive/ml-1m/movies.dat"], sep="::", n_fields=3, encoding="latin-1")
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.dat rows without 3 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.dat rows that do not parse (3 fields)",
+                    examples=[f"line {n}" for n in bad])
     items = _items(pd.DataFrame(rows, columns=["item_id", "title", "genres"]), stats, strict)
     ratings = _ratings(files["archive/ml-1m/ratings.dat"], "::", "latin-1", stats, strict)
     return _dataset(card, items, ratings, stats, strict)
@@ -66,7 +68,8 @@ def parse_latest_small(
 ) -> Dataset:
     stats: dict[str, Any] = {}
     rows, bad = read_rows(files["archive/ml-latest-small/movies.csv"], sep=None, n_fields=3, header=True)
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.csv rows without 3 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.csv rows that do not parse (3 fields)",
+                    examples=[f"line {n}" for n in bad])
     items = _items(pd.DataFrame(rows, columns=["item_id", "title", "genres"]), stats, strict)
     ratings = _ratings(files["archive/ml-latest-small/ratings.csv"], None, "utf-8", stats, strict, header=True)
     return _dataset(card, items, ratings, stats, strict)
@@ -83,7 +86,7 @@ def _ratings(path: Path, sep: str | None, encoding: str, stats: dict, strict: bo
 
 def _items(movies: pd.DataFrame, stats: dict, strict: bool) -> pd.DataFrame:
     movies, bad = numeric_columns(movies, {"item_id": ID})
-    refuse_or_count(stats, "malformed_item_rows", int(bad.sum()), strict=strict, what="movie rows with a non-numeric id")
+    refuse_or_count(stats, "malformed_item_rows", int(bad.sum()), strict=strict, what="movie rows whose id is not an integer in [0, 2**53]")
     movies = movies.assign(title=[plain_text(t) for t in movies["title"]], genres=[plain_text(g) for g in movies["genres"]])
     duplicated = movies["item_id"].duplicated()
     refuse_or_count(stats, "duplicate_item_rows", int(duplicated.sum()), strict=strict, what="repeated movie ids")
