@@ -73,7 +73,7 @@ def test_movielens_and_mind_text_is_printable(tmp_path):
     files = {"archive/ml-1m/ratings.dat": tmp_path / "ratings.dat", "archive/ml-1m/movies.dat": tmp_path / "movies.dat"}
     item = parse_1m(get_card("movielens-1m"), files, {}).items.iloc[0]
     assert item["text"] == "Toy[31m Story (1995). Genres: Animation, Comedy."
-    news = "\t".join(["N1", "sports\x1b", "golf", "Title\u202e here\x00", "An\tabstract\u200b.", "https://x", "[]", "[]"])
+    news = "\t".join(["N1", "sports\x1b", "golf", "Title\u202e here\x00", "An\x0babstract\u200b.", "https://x", "[]", "[]"])
     behaviors = "1\tU1\t11/11/2019 9:05:58 AM\t\tN1-1"
     files = {}
     for split in ("train", "dev"):
