@@ -343,7 +343,7 @@ def _too_large(name: str, url: str | None, size: int, limits: Limits, key: str, 
                 f"max_ratio = {limit}")
     else:
         kind = "download is" if key == "max_bytes" else "unpacked content is"
-        what = f"{kind} larger than the bound {key} = {limit} bytes ({limit / 2**20:.1f} MiB; got {size}+)"
+        what = f"{kind} larger than the bound {key} = {limit} bytes ({limit / 2**20:.1f} MiB; got at least {size})"
     return TooLargeError(
         f"{name}{f' (from {url})' if url else ''}: the {what}, set for {limits.where}. It was refused before "
         "the excess was written and nothing was kept. This is what a decompression bomb or a wrong file "
