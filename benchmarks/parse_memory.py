@@ -5,8 +5,9 @@ movies, ``ml-1m/ratings.dat`` and ``ml-1m/movies.dat``) into a temporary mirror 
 fresh process per measurement, prepares ``movielens-1m`` from it (fetch, verify, parse, preprocess,
 cache) and reports:
 
-* ``rss``: the process's peak resident set size (``ru_maxrss``), and the same after the imports only
-  (``rss_imports``), so ``rss - rss_imports`` is what preparing added;
+* ``rss``: the process's peak resident set size while preparing (Linux: the peak mark is reset after the
+  imports, ``peak_reset``; elsewhere ``ru_maxrss`` of the whole process), and ``rss_imports``, the
+  resident size after the imports, so ``rss - rss_imports`` is what preparing added;
 * ``traced``: the peak of Python and numpy allocations during parsing alone (``tracemalloc``), and the
   size of the parsed output (``output``: the bytes of the parsed ``Dataset``'s frames, deep).
 
@@ -57,7 +58,31 @@ def write_mirror(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def _status(field: str) -> int | None:
+    """A memory figure of this process from /proc (bytes), or None where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux: write 5 to /proc/self/clear_refs), so that the peak read
+    afterwards is the peak of what follows, not of the imports."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def _peak_rss_bytes() -> int:
+    peak = _status("VmHWM")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
@@ -70,10 +95,12 @@ def measure(mirror: str, mode: str) -> dict:
     from xrec_bench.datasets.cards import get_card
     from xrec_bench.datasets.fetch import fetch_files
 
-    rss_imports = _peak_rss_bytes()
+    rss_imports = _status("VmRSS") or _peak_rss_bytes()
     if mode == "prepare":
+        reset = _reset_peak()
         prepared = loader.prepare_dataset("movielens-1m", mirror=mirror, progress=False)
-        return {"rss": _peak_rss_bytes(), "rss_imports": rss_imports, "interactions": len(prepared.dataset.interactions)}
+        return {"rss": _peak_rss_bytes(), "rss_imports": rss_imports, "peak_reset": reset,
+                "interactions": len(prepared.dataset.interactions)}
     card = get_card("movielens-1m")
     options = card.resolve_options()
     fetched = fetch_files(card.resolve_files(options), mirror=mirror, progress=False)
