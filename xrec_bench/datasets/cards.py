@@ -26,6 +26,11 @@ the sha256 is recorded in the cache on first download, verified on every later u
 "recorded, not pinned". URLs may hold ``{option}`` placeholders (``{category}`` for Amazon); then
 ``sha256`` may be a table keyed by the rendered file name, with ``"*"`` for every other name.
 Unknown keys are refused, so a typo cannot silently unpin a file.
+
+Every file is bounded in size, so that a file recorded on first use cannot be a decompression bomb:
+``max_bytes`` (the download), ``max_unpacked_bytes`` (each zip member the loader reads, or the
+decompressed content of a ``.gz`` file) and ``max_ratio`` (unpacked / packed size, checked for
+members over 1 MiB). A card sets them per ``[[files]]`` entry; :data:`DEFAULT_LIMITS` fills the rest.
 """
 
 from __future__ import annotations
@@ -54,10 +59,26 @@ _URL_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 _CARD_KEYS = {"name", "version", "description", "homepage", "license", "citation", "parser", "options", "files"}
 _REQUIRED_KEYS = _CARD_KEYS - {"options", "files"}
-_FILE_KEYS = {"name", "urls", "sha256", "members"}
+_FILE_KEYS = {"name", "urls", "sha256", "members", "max_bytes", "max_unpacked_bytes", "max_ratio"}
 
 #: options every card accepts (applied by ``preprocess``) and their defaults
 PREPROCESS_OPTIONS: dict[str, Any] = {"rating_threshold": None, "kcore": 0}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size bounds of one source file (see the module docstring); ``where`` names the card that set them."""
+
+    max_bytes: int = 4 * 2**30
+    max_unpacked_bytes: int = 16 * 2**30
+    max_ratio: float = 100.0
+    where: str = "its dataset card"
+
+
+#: bounds of a file whose card sets none: generous for the largest Amazon categories, and a ratio no
+#: text file reaches (MovieLens and Amazon files compress 2-5x) but a decompression bomb exceeds
+DEFAULT_LIMITS = Limits()
+_LIMIT_KEYS = ("max_bytes", "max_unpacked_bytes", "max_ratio")
 
 
 @dataclass(frozen=True)
@@ -67,12 +88,14 @@ class ResolvedFile:
     ``sha256`` is the pinned hash of a plain file, or ``None`` when it is recorded on first use;
     ``members`` maps each zip member the loader reads to its pinned hash (or ``None``), and is
     ``None`` for a plain file. ``cache_path`` is ``HOST/PATH`` of the first official URL.
+    ``limits`` bounds its size (download, each member, compression ratio).
     """
 
     name: str
     urls: tuple[str, ...]
     sha256: str | None
     members: Mapping[str, str | None] | None
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def filename(self) -> str:
@@ -126,12 +149,15 @@ class Card:
             if isinstance(sha, Mapping):
                 sha = sha.get(filename, sha.get("*"))
             members = spec.get("members")
+            where = f"file {spec['name']!r} of the dataset card {self.path or self.name}"
+            limits = Limits(**{k: spec.get(k, getattr(DEFAULT_LIMITS, k)) for k in _LIMIT_KEYS}, where=where)
             out.append(
                 ResolvedFile(
                     name=spec["name"],
                     urls=urls,
                     sha256=None if sha in (None, TOFU) else sha,
                     members=None if members is None else {m: (None if h == TOFU else h) for m, h in members.items()},
+                    limits=limits,
                 )
             )
         return out
@@ -239,6 +265,14 @@ def _check_file(where: str, spec: Any, options: Mapping[str, Any]) -> str:
         for field_name in _placeholders(url):
             if field_name not in options:
                 raise CardError(f"{where}: URL {url!r} uses {{{field_name}}}, which is not in [options].")
+    for key in _LIMIT_KEYS:
+        value = spec.get(key, getattr(DEFAULT_LIMITS, key))
+        number = int | float if key == "max_ratio" else int
+        if isinstance(value, bool) or not isinstance(value, number) or value < (1 if key == "max_ratio" else 1024):
+            raise CardError(
+                f"{where}: {key} must be {'a number >= 1' if key == 'max_ratio' else 'an int of bytes >= 1024'} "
+                f"(default {getattr(DEFAULT_LIMITS, key)}). Got {value!r}."
+            )
     has_sha, has_members = "sha256" in spec, "members" in spec
     if has_sha == has_members:
         raise CardError(

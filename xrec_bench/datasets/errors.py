@@ -28,8 +28,24 @@ class CorruptArchiveError(DatasetError):
     """A zip or gzip file is truncated, corrupt or lacks a member the card names."""
 
 
+class TooLargeError(DatasetError):
+    """A download, or a member or decompressed stream of it, exceeds a size or compression-ratio bound.
+
+    Raised before the excess is written; ``file`` names it, ``limit`` the bound in bytes (or the ratio).
+    """
+
+    def __init__(self, message: str, *, file: str, limit: float) -> None:
+        super().__init__(message)
+        self.file, self.limit = file, limit
+
+
 class MalformedDataError(DatasetError):
-    """Rows that do not parse (refused in strict mode; otherwise counted in ``Dataset.stats``)."""
+    """Rows that do not parse (refused in strict mode; otherwise counted in ``Dataset.stats``), or a
+    source file that cannot be read at all (``file`` and ``line`` say where, when known)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.file, self.line = file, line
 
 
 class DanglingReferenceError(DatasetError):

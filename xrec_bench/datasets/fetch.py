@@ -8,6 +8,16 @@ Checksums are pinned in the card, or recorded on first download ("tofu") in a si
 ``HOST/PATH.sha256.json`` and verified on every later download. Zip archives are never pinned as a
 whole (mirrors repackage them); their members are.
 
+Sizes are bounded by the card's ``max_bytes``, ``max_unpacked_bytes`` and ``max_ratio`` (see
+:mod:`~xrec_bench.datasets.cards`): a download stops at ``max_bytes`` (nothing past the bound is
+written, the partial file is deleted), a zip member's declared and streamed sizes are checked before
+anything is extracted, and a ``.gz`` file recorded on first use is decompressed once, counting, before
+it is trusted. Any excess raises :class:`TooLargeError` and leaves nothing in the cache.
+
+Temporary files of downloads that a killed process left behind (pooch's ``tmpXXXXXXXX`` and the
+``.NAME.*.tmp`` of an interrupted extraction) are removed by the next fetch into the same folder,
+once untouched for :data:`STALE_AFTER` seconds (a live download writes far more often).
+
 A mirror (``mirror=`` or ``$XREC_BENCH_MIRROR``) is a base URL (``http://...``), a ``file://`` URL
 or a local folder, under which the file served at ``https://HOST/PATH`` lies at ``HOST/PATH``.
 """
@@ -18,13 +28,16 @@ import contextlib
 import gzip
 import hashlib
 import logging
+import re
 import shutil
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -32,14 +45,25 @@ import pooch
 import requests
 
 from xrec_bench import paths
-from xrec_bench.datasets.cards import ResolvedFile, url_to_relpath
-from xrec_bench.datasets.errors import ChecksumMismatchError, CorruptArchiveError, DownloadError
+from xrec_bench.datasets.cards import Limits, ResolvedFile, url_to_relpath
+from xrec_bench.datasets.errors import (
+    ChecksumMismatchError,
+    CorruptArchiveError,
+    DownloadError,
+    TooLargeError,
+)
 from xrec_bench.io import UnsafeArchiveError, read_json, safe_extract_zip, write_json
 
 logger = logging.getLogger(__name__)
 
 #: seconds to wait for a server to answer (connect, read)
 TIMEOUT = (15, 60)
+#: a temporary download file untouched this long (seconds) is left over from a killed process
+STALE_AFTER = 10 * 60
+#: members smaller than this (bytes) are not held to the compression-ratio bound
+RATIO_FLOOR = 2**20
+#: pooch's temporary files (``tempfile.NamedTemporaryFile(dir=...)``) and ``io.atomic_path``'s
+_TEMP_NAMES = re.compile(r"^(tmp[a-z0-9_]{8}|\..+\.tmp)$")
 
 MIRROR_HINT = (
     "If this machine is offline or the server is gone, point downloads at a mirror: set "
@@ -104,6 +128,8 @@ def fetch_files(
 ) -> list[FetchedFile]:
     """Make every file (or zip member) of ``files`` present and verified in the cache."""
     mirror = mirror if mirror is not None else paths.mirror()
+    files = list(files)
+    remove_stale_temporaries({(raw_dir() / f.cache_path).parent for f in files})
     out: list[FetchedFile] = []
     for f in files:
         out.extend(_fetch_zip(f, mirror, progress) if f.is_zip else [_fetch_plain(f, mirror, progress)])
@@ -125,7 +151,7 @@ def _fetch_plain(f: ResolvedFile, mirror: str | None, progress: bool) -> Fetched
     sha = known or pooch.file_hash(str(target))
     if known is None:  # first download of an unpinned file: check it is whole before trusting it
         if target.name.endswith(".gz"):
-            _check_gzip(target, url)
+            _check_gzip(target, url, f)
         _write_record(target, f, sha256=sha)
         logger.warning("Recorded sha256 %s of %s (not pinned in the card).", sha, f.filename)
     return FetchedFile(f.name, f.filename, target, sha, f.sha256 is not None)
@@ -179,10 +205,16 @@ def _verify_zip(archive: Path, f: ResolvedFile, expected: dict[str, str | None],
                 f"{f.filename} (from {url or archive}) lacks member(s) {missing}; the card expects them "
                 f"(the archive has {names[:5]}{' ...' if len(names) > 5 else ''}). It was deleted."
             )
+        for member in f.members:  # declared sizes first: a bomb is refused before a byte is inflated
+            info = zf.getinfo(member)
+            _check_unpacked(f"{f.filename}/{member}", info.file_size, info.compress_size, f.limits, url)
         for member in f.members:
             digest = hashlib.sha256()
+            size, packed = 0, zf.getinfo(member).compress_size
             with zf.open(member) as fh:
                 for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    size += len(chunk)  # the declared size may lie: count what is inflated
+                    _check_unpacked(f"{f.filename}/{member}", size, packed, f.limits, url)
                     digest.update(chunk)
             got[member] = digest.hexdigest()
             if expected[member] is not None and got[member] != expected[member]:
@@ -198,7 +230,8 @@ def _retrieve(f: ResolvedFile, target: Path, known: str | None, mirror: str | No
     if target.is_file() and (known is None or pooch.file_hash(str(target)) == known):
         return None
     failures = []
-    for url, downloader in _sources(f.urls, mirror, progress):
+    for url, unbounded in _sources(f.urls, mirror, progress):
+        downloader = _bounded(unbounded, f.filename, f.limits)
         try:
             logger.info("Downloading %s to %s.", url, target)
             with _quiet_pooch():
@@ -244,16 +277,110 @@ def _sources(urls: tuple[str, ...], mirror: str | None, progress: bool) -> list[
     return [(str(folder / url_to_relpath(u)), _copy_from_folder) for u in urls]
 
 
-def _copy_from_folder(url: str, output_file: str, pooch_obj: object, check_only: bool = False) -> bool | None:
-    """A pooch downloader for a mirror folder: a plain copy (pooch still verifies and moves it)."""
+def _copy_from_folder(url: str, output_file: Any, pooch_obj: object, check_only: bool = False) -> bool | None:
+    """A pooch downloader for a mirror folder: a plain copy (pooch still verifies and moves it).
+    ``output_file`` is a path or an open binary file (the size bound passes a file)."""
     source = Path(url)
     if check_only:
         return source.is_file()
     if not source.is_file():
         raise FileNotFoundError(f"{source} is not in the mirror folder")
-    with open(source, "rb") as src, open(output_file, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+    with open(source, "rb") as src:
+        if isinstance(output_file, _BoundedFile):
+            output_file.expect(source.stat().st_size, url)  # refused before a byte is copied
+            shutil.copyfileobj(src, output_file, 1 << 20)
+        else:
+            with open(output_file, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
     return None
+
+
+class _BoundedFile:
+    """A binary file that refuses (:class:`TooLargeError`) a write that would take it past ``limit``
+    bytes. pooch's downloaders accept an open file in place of a path, and write only through it."""
+
+    def __init__(self, fh: Any, name: str, limits: Limits) -> None:
+        self._fh, self._name, self._limits, self.written = fh, name, limits, 0
+
+    def expect(self, size: int, url: str) -> None:
+        if size > self._limits.max_bytes:
+            raise _too_large(self._name, url, size, self._limits, "max_bytes")
+
+    def write(self, data: bytes) -> int:
+        if self.written + len(data) > self._limits.max_bytes:
+            raise _too_large(self._name, None, self.written + len(data), self._limits, "max_bytes")
+        self.written += len(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
+def _bounded(downloader: Downloader, name: str, limits: Limits) -> Downloader:
+    """``downloader`` writing through a :class:`_BoundedFile` (pooch deletes its temporary file when the
+    download raises, so a refused download leaves nothing)."""
+
+    def download(url: str, output_file: str, pooch_obj: object, check_only: bool = False) -> bool | None:
+        if check_only:
+            return downloader(url, output_file, pooch_obj, check_only=True)
+        with open(output_file, "w+b") as fh:
+            return downloader(url, _BoundedFile(fh, name, limits), pooch_obj)
+
+    return download
+
+
+def _check_unpacked(name: str, size: int, packed: int, limits: Limits, url: str | None) -> None:
+    if size > limits.max_unpacked_bytes:
+        raise _too_large(name, url, size, limits, "max_unpacked_bytes")
+    if size > RATIO_FLOOR and size > limits.max_ratio * max(packed, 1):
+        raise _too_large(name, url, size, limits, "max_ratio", packed=packed)
+
+
+def _too_large(name: str, url: str | None, size: int, limits: Limits, key: str, packed: int = 0) -> TooLargeError:
+    limit = getattr(limits, key)
+    if key == "max_ratio":
+        what = (f"unpacks {packed} bytes into more than {size} bytes, a compression ratio over the bound "
+                f"max_ratio = {limit}")
+    else:
+        kind = "download is" if key == "max_bytes" else "unpacked content is"
+        what = f"{kind} larger than the bound {key} = {limit} bytes ({limit / 2**20:.1f} MiB; got at least {size})"
+    return TooLargeError(
+        f"{name}{f' (from {url})' if url else ''}: the {what}, set for {limits.where}. It was refused before "
+        "the excess was written and nothing was kept. This is what a decompression bomb or a wrong file "
+        f"looks like; if the file is genuine (the publisher's release grew), raise {key} for this file in "
+        "the dataset card.",
+        file=name,
+        limit=limit,
+    )
+
+
+def remove_stale_temporaries(folders: Iterable[Path], *, older_than: float | None = None) -> list[Path]:
+    """Delete temporary download and extraction files in ``folders`` (not below them) untouched since
+    ``older_than`` (a time; default: :data:`STALE_AFTER` seconds ago): left by a killed process."""
+    cutoff = time.time() - STALE_AFTER if older_than is None else older_than
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if not _TEMP_NAMES.match(path.name) or _last_touched(path) >= cutoff:
+                continue
+            try:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            except FileNotFoundError:  # another process cleaned it first
+                continue
+            removed.append(path)
+            logger.warning("Removed %s, left over from an interrupted download.", path)
+    return removed
+
+
+def _last_touched(path: Path) -> float:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            return max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.rglob("*")])
+        return path.lstat().st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 @contextlib.contextmanager
@@ -282,11 +409,17 @@ def _mismatch(name: str, expected: str, got: str, url: str | None, pinned: str |
     )
 
 
-def _check_gzip(path: Path, url: str | None) -> None:
+def _check_gzip(path: Path, url: str | None, f: ResolvedFile) -> None:
+    """Decompress ``path`` once (streaming) to check it is whole and within the card's bounds."""
+    packed, size = path.stat().st_size, 0
     try:
         with gzip.open(path, "rb") as fh:
-            while fh.read(1 << 20):
-                pass
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                size += len(chunk)
+                _check_unpacked(f.filename, size, packed, f.limits, url)
+    except TooLargeError:
+        path.unlink(missing_ok=True)
+        raise
     except (OSError, EOFError, zlib.error) as exc:
         path.unlink(missing_ok=True)
         raise CorruptArchiveError(

@@ -22,8 +22,10 @@ from typing import Any
 from xrec_bench import paths
 from xrec_bench.datasets import cache
 from xrec_bench.datasets.cards import Card, get_card
+from xrec_bench.datasets.errors import DatasetError, MalformedDataError
 from xrec_bench.datasets.fetch import fetch_files, known_checksums
 from xrec_bench.datasets.preprocess import preprocess
+from xrec_bench.datasets.reading import last_position
 from xrec_bench.datasets.schema import Dataset
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def prepare_dataset(
     status = {f.source: PINNED if f.pinned else RECORDED for f in fetched}
     kwargs = {"strict": strict} if "strict" in inspect.signature(parser).parameters else {}
     logger.info("Parsing %s.", card.name)
-    raw = parser(card, {f.key: f.path for f in fetched}, dict(resolved), **kwargs)
+    raw = _parse(card, parser, {f.key: f.path for f in fetched}, dict(resolved), kwargs)
     dataset = preprocess(raw, resolved)
     dataset = replace(
         dataset,
@@ -98,6 +100,25 @@ def prepare_dataset(
     except OSError as exc:  # e.g. another process wrote the same entry at the same moment
         logger.warning("Could not write the processed cache %s: %s", folder, exc)
     return Prepared(dataset, False, folder)
+
+
+def _parse(card: Card, parser: Any, files: dict[str, Path], options: dict[str, Any], kwargs: dict) -> Dataset:
+    """Run ``parser``; an error it did not turn into a :class:`DatasetError` itself is reported as
+    :class:`MalformedDataError` naming the file and line being read when it happened."""
+    try:
+        return parser(card, files, options, **kwargs)
+    except DatasetError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeError) as exc:
+        file, line = last_position()
+        where = f" (the last line read: {file}, line {line})" if file else ""
+        raise MalformedDataError(
+            f"Dataset {card.name!r} could not be parsed{where}: {type(exc).__name__}: {exc}. The file does not "
+            "have the format the parser expects; check that the mirror serves the official file, or delete it "
+            "from the data cache and download it again.",
+            file=file,
+            line=line,
+        ) from exc
 
 
 def _entry(card: Card, checksums: Mapping[str, str], options: Mapping[str, Any], strict: bool) -> Path:

@@ -14,14 +14,19 @@ time "M/D/YYYY h:mm:ss AM", space-separated click history, candidates "N123-1 N4
 * News ids that behaviors name but news.tsv lacks are dangling references: each occurrence is
   counted (``dangling_references``; distinct ids in ``dangling_news_ids``) and dropped, or refused in
   strict mode; impressions left without candidates are dropped (``impressions_without_known_news``).
-  Rows that do not parse are malformed (``malformed_rows``, ``malformed_news_rows``).
+  Rows that do not parse are malformed (``malformed_rows``, ``malformed_news_rows``): a wrong number
+  of fields, text that is not UTF-8, an impression id that is not an integer below 2**53, a user id
+  that is empty or has spaces, a time that does not parse or lies outside [1970, 2100), or a
+  candidate that is not "N123-0"/"N123-1". Files are read line by line (behaviors in chunks whose
+  times are parsed together); text fields are made plain printable text.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,11 +35,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from xrec_bench.datasets.errors import DanglingReferenceError
-from xrec_bench.datasets.preprocess import index_dataset, read_rows, refuse_or_count
+from xrec_bench.datasets.preprocess import index_dataset, refuse_or_count
+from xrec_bench.datasets.reading import ID, TIMESTAMP, in_range, is_id, iter_rows
 from xrec_bench.datasets.schema import Dataset
+from xrec_bench.datasets.text import plain_text
 
 #: bump when the parsed output changes for the same files (retires processed-cache entries)
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
+#: behaviors rows whose times are parsed at once
+_CHUNK = 20_000
 
 SPLITS = ("train", "dev")
 _TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
@@ -66,15 +75,18 @@ def parse_small(card: Any, files: Mapping[str, Path], options: Mapping[str, Any]
 def _news(files: Mapping[str, Path], stats: dict, strict: bool) -> pd.DataFrame:
     news: dict[str, list[str]] = {}
     for split in SPLITS:
-        rows, bad = read_rows(files[f"{split}/news.tsv"], sep="\t", n_fields=8)
+        bad = []
+        for lineno, row in iter_rows(files[f"{split}/news.tsv"], sep="\t", n_fields=8):
+            if row is None or not is_id(row[0]):
+                bad.append(lineno)
+            elif row[0] not in news:
+                news[row[0]] = row[:5]  # the rest (url, entities) is not used: not kept
         refuse_or_count(stats, "malformed_news_rows", len(bad), strict=strict,
                         what=f"{split}/news.tsv rows without 8 tab-separated fields", examples=[f"line {n}" for n in bad])
-        for row in rows:
-            news.setdefault(row[0], row)
     ids = sorted(news, key=lambda s: (len(s), s))  # N2 < N10
     records = []
     for news_id in ids:
-        _, category, subcategory, title, abstract = (v.strip() for v in news[news_id][:5])
+        _, category, subcategory, title, abstract = (plain_text(v).strip() for v in news[news_id])
         head = f"{title.rstrip('.')}. Category: {category}, {subcategory}."
         records.append({"item_id": news_id, "title": title, "category": category, "subcategory": subcategory,
                         "abstract": abstract, "text": f"{head} {abstract}".strip()})
@@ -91,21 +103,44 @@ class _Row(NamedTuple):
     labels: np.ndarray
 
 
+def _chunks(path: Path, malformed: list[str], split: str) -> Iterator[tuple[list[tuple[int, list[str]]], np.ndarray]]:
+    """Chunks of (line number, fields) of the good rows of a behaviors file, with each row's time in
+    seconds (NaN if it does not parse or is out of range); bad lines go to ``malformed``."""
+    def good() -> Iterator[tuple[int, list[str]]]:
+        for lineno, row in iter_rows(path, sep="\t", n_fields=5):
+            if row is None:
+                malformed.append(f"{split} line {lineno}")
+            else:
+                yield lineno, row
+
+    rows = good()
+    while chunk := list(islice(rows, _CHUNK)):
+        times = pd.to_datetime(pd.Series([r[2] for _, r in chunk], dtype=object), format=_TIME_FORMAT, errors="coerce")
+        seconds = ((times - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)).to_numpy(dtype=float, na_value=np.nan)
+        seconds = np.where(in_range(seconds, TIMESTAMP), seconds, np.nan)
+        yield chunk, seconds
+
+
 def _behaviors(path: Path, split: str, position: dict[str, int], dangling: Counter, malformed: list[str]) -> list[_Row]:
-    rows, bad = read_rows(path, sep="\t", n_fields=5)
-    malformed.extend(f"{split} line {n}" for n in bad)
-    times = pd.to_datetime(pd.Series([r[2] for r in rows], dtype=object), format=_TIME_FORMAT, errors="coerce")
-    seconds = ((times - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)).to_numpy(dtype=float, na_value=np.nan)
     out = []
-    progress = tqdm(zip(rows, seconds, strict=True), total=len(rows), desc=f"MIND {split} behaviors", unit="rows",
-                    disable=None, leave=False)
-    for lineno, (row, ts) in enumerate(progress, 1):
+    progress = tqdm(desc=f"MIND {split} behaviors", unit="rows", disable=None, leave=False)
+    for chunk, seconds in _chunks(path, malformed, split):
+        progress.update(len(chunk))
+        out.extend(_impressions_of(chunk, seconds, split, position, dangling, malformed))
+    progress.close()
+    return out
+
+
+def _impressions_of(chunk: list[tuple[int, list[str]]], seconds: np.ndarray, split: str, position: dict[str, int],
+                    dangling: Counter, malformed: list[str]) -> Iterator[_Row]:
+    for (lineno, row), ts in zip(chunk, seconds, strict=True):
         impression_id, user, _, history, shown = row
         tokens = shown.split()
         # a candidate is "N123-1" or "N123-0" (faster than a regular expression on millions of tokens)
-        if (np.isnan(ts) or not impression_id.isdigit() or not user or not tokens
+        if (np.isnan(ts) or not (impression_id.isascii() and impression_id.isdigit()) or len(impression_id) > 16 or int(impression_id) > ID.high
+                or not is_id(user) or not tokens
                 or not all(len(t) > 2 and t[-2] == "-" and t[-1] in "01" for t in tokens)):
-            malformed.append(f"{split} row {lineno}")
+            malformed.append(f"{split} line {lineno}")
             continue
         hist = [position.get(n, -1) for n in history.split()]
         cand = [position.get(t[:-2], -1) for t in tokens]
@@ -116,8 +151,7 @@ def _behaviors(path: Path, split: str, position: dict[str, int], dangling: Count
         cand_arr = np.asarray(cand, dtype=np.int64)
         keep = cand_arr >= 0
         hist_arr = np.asarray(hist, dtype=np.int64)
-        out.append(_Row(split, int(impression_id), user, int(ts), hist_arr[hist_arr >= 0], cand_arr[keep], labels[keep]))
-    return out
+        yield _Row(split, int(impression_id), user, int(ts), hist_arr[hist_arr >= 0], cand_arr[keep], labels[keep])
 
 
 def _clicks(rows: list[_Row], item_ids: np.ndarray) -> pd.DataFrame:

@@ -6,7 +6,10 @@ front: "Usual Suspects, The" -> "The Usual Suspects"), ``year`` (from the title,
 100K release date; 0 if unknown), ``genres`` ("A|B"), and ``text`` = "Title (Year). Genres: A, B."
 ("unknown" / "(no genres listed)" are left out). The 100K and 1M files are latin-1.
 Ratings for movies missing from the movie table are dangling references (counted, or refused in
-strict mode); rows that do not parse are malformed (likewise).
+strict mode); rows that do not parse are malformed (likewise): a wrong number of fields, text that
+does not decode, or a number out of its range (ids in [0, 2**53], ratings in [0.5, 5], timestamps in
+[1970, 2100)), checked before any cast. Ratings are streamed in chunks (memory: the parsed columns
+plus one chunk); titles and genres are made plain printable text.
 """
 
 from __future__ import annotations
@@ -19,27 +22,30 @@ from typing import Any
 import pandas as pd
 
 from xrec_bench.datasets.errors import DanglingReferenceError
-from xrec_bench.datasets.preprocess import index_dataset, numeric_columns, read_rows, refuse_or_count
+from xrec_bench.datasets.preprocess import index_dataset, refuse_or_count
+from xrec_bench.datasets.reading import ID, TIMESTAMP, Number, numeric_columns, read_rows, read_table
 from xrec_bench.datasets.schema import Dataset
+from xrec_bench.datasets.text import plain_text
 
 #: bump when the parsed output changes for the same files (retires processed-cache entries)
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
 _NO_GENRE = {"unknown", "(no genres listed)"}
-_RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
+_RATING_COLUMNS = {"user_id": ID, "item_id": ID, "rating": Number("float", 0.5, 5), "timestamp": TIMESTAMP}
 
 
 def parse_100k(card: Any, files: Mapping[str, Path], options: Mapping[str, Any], *, strict: bool = False) -> Dataset:
     stats: dict[str, Any] = {}
     genre_rows, _ = read_rows(files["archive/ml-100k/u.genre"], sep="|", n_fields=2, encoding="latin-1")
-    genre_names = {int(i): name for name, i in genre_rows}
+    genre_names = {int(i): name for name, i in genre_rows if i.isdigit() and len(i) < 4}
     rows, bad = read_rows(files["archive/ml-100k/u.item"], sep="|", n_fields=5 + len(genre_names), encoding="latin-1")
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="u.item rows without 24 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="u.item rows that do not parse (24 fields)",
+                    examples=[f"line {n}" for n in bad])
     movies = []
     for row in rows:
-        genres = [genre_names[i] for i, flag in enumerate(row[5:]) if flag == "1"]
+        genres = [genre_names.get(i, "unknown") for i, flag in enumerate(row[5:]) if flag == "1"]
         release_year = row[2][-4:] if row[2][-4:].isdigit() else ""
         movies.append((row[0], row[1], release_year, "|".join(genres)))
     items = _items(pd.DataFrame(movies, columns=["item_id", "title", "release_year", "genres"]), stats, strict)
@@ -50,7 +56,8 @@ def parse_100k(card: Any, files: Mapping[str, Path], options: Mapping[str, Any],
 def parse_1m(card: Any, files: Mapping[str, Path], options: Mapping[str, Any], *, strict: bool = False) -> Dataset:
     stats: dict[str, Any] = {}
     rows, bad = read_rows(files["archive/ml-1m/movies.dat"], sep="::", n_fields=3, encoding="latin-1")
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.dat rows without 3 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.dat rows that do not parse (3 fields)",
+                    examples=[f"line {n}" for n in bad])
     items = _items(pd.DataFrame(rows, columns=["item_id", "title", "genres"]), stats, strict)
     ratings = _ratings(files["archive/ml-1m/ratings.dat"], "::", "latin-1", stats, strict)
     return _dataset(card, items, ratings, stats, strict)
@@ -61,18 +68,15 @@ def parse_latest_small(
 ) -> Dataset:
     stats: dict[str, Any] = {}
     rows, bad = read_rows(files["archive/ml-latest-small/movies.csv"], sep=None, n_fields=3, header=True)
-    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.csv rows without 3 fields", examples=bad)
+    refuse_or_count(stats, "malformed_item_rows", len(bad), strict=strict, what="movies.csv rows that do not parse (3 fields)",
+                    examples=[f"line {n}" for n in bad])
     items = _items(pd.DataFrame(rows, columns=["item_id", "title", "genres"]), stats, strict)
     ratings = _ratings(files["archive/ml-latest-small/ratings.csv"], None, "utf-8", stats, strict, header=True)
     return _dataset(card, items, ratings, stats, strict)
 
 
 def _ratings(path: Path, sep: str | None, encoding: str, stats: dict, strict: bool, header: bool = False) -> pd.DataFrame:
-    lines: list[int] = []
-    rows, bad = read_rows(path, sep=sep, n_fields=4, encoding=encoding, header=header, line_numbers=lines)
-    frame = pd.DataFrame(rows, columns=_RATING_COLUMNS)
-    frame, unparsable = numeric_columns(frame, {"user_id": "int", "item_id": "int", "rating": "float", "timestamp": "int"})
-    bad_lines = sorted(bad + [lines[i] for i in unparsable.nonzero()[0]])
+    frame, bad_lines = read_table(path, _RATING_COLUMNS, sep=sep, encoding=encoding, header=header)
     refuse_or_count(
         stats, "malformed_rows", len(bad_lines), strict=strict, what=f"{Path(path).name} rows that do not parse",
         examples=[f"line {n}" for n in bad_lines],
@@ -81,8 +85,9 @@ def _ratings(path: Path, sep: str | None, encoding: str, stats: dict, strict: bo
 
 
 def _items(movies: pd.DataFrame, stats: dict, strict: bool) -> pd.DataFrame:
-    movies, bad = numeric_columns(movies, {"item_id": "int"})
-    refuse_or_count(stats, "malformed_item_rows", int(bad.sum()), strict=strict, what="movie rows with a non-numeric id")
+    movies, bad = numeric_columns(movies, {"item_id": ID})
+    refuse_or_count(stats, "malformed_item_rows", int(bad.sum()), strict=strict, what="movie rows whose id is not an integer in [0, 2**53]")
+    movies = movies.assign(title=[plain_text(t) for t in movies["title"]], genres=[plain_text(g) for g in movies["genres"]])
     duplicated = movies["item_id"].duplicated()
     refuse_or_count(stats, "duplicate_item_rows", int(duplicated.sum()), strict=strict, what="repeated movie ids")
     movies = movies[~duplicated]

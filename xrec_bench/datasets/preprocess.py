@@ -20,9 +20,8 @@
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -163,62 +162,7 @@ def _remap_impressions(imp: pd.DataFrame, user_map: np.ndarray, item_map: np.nda
     return imp[[len(c) > 0 for c in candidates]].reset_index(drop=True)
 
 
-# --- helpers for parsers: rows that do not parse are counted, or refused in strict mode -------------
-
-
-def read_rows(
-    path: str,
-    *,
-    sep: str | None,
-    n_fields: int,
-    encoding: str = "utf-8",
-    header: bool = False,
-    line_numbers: list[int] | None = None,
-) -> tuple[list[list[str]], list[int]]:
-    """Split a delimited text file into rows of exactly ``n_fields`` fields.
-
-    ``sep=None`` reads CSV with quoting (``csv`` module). Returns the good rows and the 1-based line
-    numbers of rows with another number of fields; blank lines are skipped. ``line_numbers``, if
-    given, receives the line number of each good row. (Hand-written rather
-    than ``pandas.read_csv`` because pandas can skip bad lines but not count them without its slow
-    Python engine.)
-    """
-    rows: list[list[str]] = []
-    bad: list[int] = []
-    with open(path, encoding=encoding, newline="") as fh:
-        lines: Iterator[list[str]] = (
-            csv.reader(fh) if sep is None else (line.rstrip("\r\n").split(sep) for line in fh)
-        )
-        for lineno, parts in enumerate(lines, 1):
-            if header and lineno == 1:
-                continue
-            if parts == [""] or not parts:
-                continue
-            if len(parts) == n_fields:
-                rows.append(parts)
-                if line_numbers is not None:
-                    line_numbers.append(lineno)
-            else:
-                bad.append(lineno)
-    return rows, bad
-
-
-def numeric_columns(frame: pd.DataFrame, columns: Mapping[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Convert ``columns`` (name -> ``"int"``/``"float"``) to numbers; returns the frame and a mask of rows
-    where some value did not parse (those rows are to be counted as malformed and dropped)."""
-    bad = np.zeros(len(frame), dtype=bool)
-    out = frame.copy()
-    for name, kind in columns.items():
-        values = pd.to_numeric(frame[name], errors="coerce")
-        if kind == "int":
-            bad |= (values.isna() | (values != values.round())).to_numpy()
-        else:
-            bad |= values.isna().to_numpy()
-        out[name] = values
-    out = out[~bad]
-    for name, kind in columns.items():
-        out[name] = out[name].astype(np.int64 if kind == "int" else np.float64)
-    return out, bad
+# --- for parsers: rows that do not parse are counted, or refused in strict mode (reading: reading.py) ---
 
 
 def refuse_or_count(
