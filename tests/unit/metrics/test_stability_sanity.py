@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from captum.metrics import infidelity
 
 from tests.unit.metrics.conftest import ExactLinear, Position, RandomScores
 from xrec_bench.explainers.base import Request
 from xrec_bench.metrics import EvalConfig, evaluate_explainer
 from xrec_bench.metrics._tasks import WithoutFeature
+from xrec_bench.metrics.infidelity import mask_infidelity
 
 STAB = ["run_kendall_tau", "max_sensitivity"]
 
@@ -103,6 +105,41 @@ def test_infidelity_is_zero_for_exact_linear_attributions(toy, requests, granula
 
     scaled = evaluate_explainer(toy, Scaled(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
     np.testing.assert_allclose(scaled.per_user["infidelity"], 0.0, atol=1e-6)
+
+    # the fitted scale is clamped at 0: the negated exact explanation scores far worse than the exact one
+    class Negated(ExactLinear):
+        name = "test-negated"
+
+        def _attribute(self, task, rng):
+            return -super()._attribute(task, rng)
+
+    neg = evaluate_explainer(toy, Negated(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
+    assert np.all(neg.per_user["infidelity"] > exact.per_user["infidelity"] + 1e-3)
+
+
+def test_infidelity_on_an_additive_model_by_hand_and_against_captum():
+    w = np.array([3.0, -1.0, 0.5, 2.0])
+
+    def forward(mask):
+        return mask.to(torch.float64) @ torch.as_tensor(w)
+
+    kw = dict(n_samples=64, drop=0.25, seed=3)
+    assert mask_infidelity(forward, w, **kw) == pytest.approx(0.0, abs=1e-12)
+    # negated: beta would be -1 (a perfect fit); clamped at 0 the value is mean(b^2), that of all zeros
+    zero = mask_infidelity(forward, np.zeros(4), **kw)
+    assert zero > 0.5 and mask_infidelity(forward, -w, **kw) == pytest.approx(zero)
+    # where the fitted scale is positive the value is captum's infidelity(normalize=True)
+    noisy = w + np.array([0.5, 0.3, -0.4, 0.1])
+    gen = torch.Generator().manual_seed(3)
+
+    def perturb(x):
+        removed = (torch.rand(x.shape, generator=gen) < 0.25).to(x.dtype)
+        return removed, x * (1.0 - removed)
+
+    ref = infidelity(lambda m: forward(m), perturb, torch.ones(1, 4, dtype=torch.float64),
+                     torch.as_tensor(noisy).reshape(1, -1), n_perturb_samples=64, max_examples_per_batch=64,
+                     normalize=True)
+    assert mask_infidelity(forward, noisy, **kw) == pytest.approx(float(ref[0]), rel=1e-9)
 
 
 def test_request_in_history_is_skipped_not_crashing(toy, requests):
