@@ -16,10 +16,12 @@ features both inputs share (the removed feature's own attribution is left out):
 
 * ``max_sensitivity``: captum's ``sensitivity_max``, max over kept perturbations of
   ``||e - e'|| / ||e||`` (Yeh et al. 2019);
-* ``relative_input_stability``: the norm form of RIS (Agarwal et al. 2022), max over kept
-  perturbations of ``(||e - e'|| / ||e||) / (||x - x'|| / ||x||)`` with ``x`` the feature mask, i.e.
-  ``sqrt(F)`` times the relative change (norms rather than the element-wise ratio of the paper,
-  which is undefined for attributions at or near zero).
+* ``relative_input_stability``: RIS in Agarwal et al.'s (2022) element-wise form, max over kept
+  perturbations of ``||(e - e') / e||_2 / max(||(x - x') / x||_2, eps)``, the divisions element by
+  element. ``x`` is the feature mask, so removing one feature changes the input by
+  ``||(x - x') / x||_2 = 1``. As in OpenXAI's implementation, attributions too close to zero for
+  the ratio are floored in the denominator (sign kept): at ``RIS_FLOOR`` (1e-4) times the largest
+  ``|e|`` of the explanation, relative so that the floor does not depend on the score scale.
 
 Both cost one explanation per kept perturbation, so they run on the first ``stability_users``.
 """
@@ -49,8 +51,8 @@ declare("max_sensitivity", higher_is_better=False, group="stability",
         description="captum sensitivity_max: largest relative attribution change over removals of a "
                     "low-importance feature that keep the target's rank.")
 declare("relative_input_stability", higher_is_better=False, group="stability",
-        description="Relative input stability (norm form): relative attribution change over relative "
-                    "input change, max over kept low-importance removals.")
+        description="Relative input stability (Agarwal et al., element-wise): norm of the element-wise relative "
+                    "attribution change over that of the input change, max over kept low-importance removals.")
 
 
 def kendall_tau(a, b) -> float:
@@ -188,13 +190,29 @@ def _compare(e: np.ndarray, perturbed: dict[int, np.ndarray], eps: float) -> tup
 
     sens = float(sensitivity_max(explain, torch.ones(1, f, dtype=torch.float64), perturb,
                                  n_perturb_samples=len(kept), max_examples_per_batch=len(kept))[0])
-    ratios = []
-    for j in kept:
-        rest = np.delete(e, j)
-        norm = np.linalg.norm(rest)
-        ratios.append(np.linalg.norm(rest - perturbed[j]) / norm * np.sqrt(f) if norm > eps else np.nan)
-    ris = float(np.max(ratios)) if np.all(np.isfinite(ratios)) else float("nan")
+    ris = relative_input_stability(e, perturbed, eps)
     return sens, ris
+
+
+#: attributions with ``|e_k|`` below this share of ``max |e|`` are floored in RIS's denominator
+RIS_FLOOR = 1e-4
+
+
+def relative_input_stability(e: np.ndarray, perturbed: dict[int, np.ndarray], eps: float) -> float:
+    """Agarwal et al.'s RIS of attributions ``e`` (F values) against ``perturbed[j]``, the attributions
+    of the input without feature ``j`` (F - 1 values, aligned with ``e`` minus position ``j``)."""
+    e = np.asarray(e, dtype=np.float64)
+    top = float(np.max(np.abs(e))) if len(e) else 0.0
+    if not top > eps:
+        return float("nan")  # an all-zero explanation has no relative change
+    floor = RIS_FLOOR * top
+    ratios = []
+    for j, e_new in perturbed.items():
+        rest = np.delete(e, j)
+        denom = np.where(np.abs(rest) < floor, np.where(rest < 0, -floor, floor), rest)
+        x_change = 1.0  # ||(x - x') / x||_2 of the feature mask with one of F features removed
+        ratios.append(np.linalg.norm((rest - np.asarray(e_new, dtype=np.float64)) / denom) / max(x_change, eps))
+    return float(np.max(ratios)) if ratios else float("nan")
 
 
 STAGES.register("run-to-run", Stage(

@@ -10,6 +10,7 @@ from xrec_bench.explainers.base import Request
 from xrec_bench.metrics import EvalConfig, evaluate_explainer
 from xrec_bench.metrics._tasks import WithoutFeature
 from xrec_bench.metrics.infidelity import mask_infidelity
+from xrec_bench.metrics.stability import relative_input_stability
 
 STAB = ["run_kendall_tau", "max_sensitivity"]
 
@@ -147,3 +148,19 @@ def test_request_in_history_is_skipped_not_crashing(toy, requests):
     r = evaluate_explainer(toy, ExactLinear(), [*requests[:2], bad], granularity="history", seed=0)
     assert np.isnan(r.per_user["deletion_auc"][2]) and np.isfinite(r.per_user["deletion_auc"][0])
     assert any(user == 99 and "already in the history" in why for user, why in r.skipped)
+
+
+def test_relative_input_stability_by_hand():
+    e = np.array([2.0, -1.0, 0.5, 4.0])
+    # without feature 0: e' on features 1..3 = (-1.5, 0.5, 2.0): relative changes 0.5/-1, 0/0.5, 2/4
+    # without feature 3: e' on features 0..2 = (2.0, -1.0, 1.0): relative changes 0, 0, -0.5/0.5
+    perturbed = {0: np.array([-1.5, 0.5, 2.0]), 3: np.array([2.0, -1.0, 1.0])}
+    expected = max(np.sqrt(0.5**2 + 0 + 0.5**2), 1.0)
+    assert relative_input_stability(e, perturbed, 1e-6) == pytest.approx(expected)
+    # element-wise, not sqrt(F) x max_sensitivity: a small attribution's relative change counts in full
+    tiny = np.array([1.0, 0.01, 1.0])
+    assert relative_input_stability(tiny, {0: np.array([0.02, 1.0])}, 1e-6) == pytest.approx(1.0)
+    # attributions at zero are floored at 1e-4 of the largest |e| (sign kept), not divided by 0
+    zero = np.array([1.0, 0.0, 1.0])
+    assert relative_input_stability(zero, {2: np.array([1.0, 1e-4])}, 1e-6) == pytest.approx(1.0)
+    assert np.isnan(relative_input_stability(np.zeros(3), {0: np.zeros(2)}, 1e-6))
