@@ -164,3 +164,35 @@ def test_relative_input_stability_by_hand():
     zero = np.array([1.0, 0.0, 1.0])
     assert relative_input_stability(zero, {2: np.array([1.0, 1e-4])}, 1e-6) == pytest.approx(1.0)
     assert np.isnan(relative_input_stability(np.zeros(3), {0: np.zeros(2)}, 1e-6))
+
+
+class NoisyExact(ExactLinear):
+    """The exact attribution plus sampling noise: faithful and input-stable, but noisy run to run."""
+
+    name = "test-noisy-exact"
+    stochastic = True
+
+    def _attribute(self, task, rng):
+        exact = super()._attribute(task, rng)
+        return exact + rng.normal(0.0, 0.3 * np.abs(exact).mean(), len(exact))
+
+
+def test_run_sensitivity_reports_the_explainers_own_noise(toy, requests):
+    det = evaluate_explainer(toy, ExactLinear(), requests, granularity="history", seed=0, metrics=["run_sensitivity"])
+    np.testing.assert_allclose(det.per_user["run_sensitivity"], 0.0)
+    noisy = evaluate_explainer(toy, NoisyExact(), requests, granularity="history", seed=0,
+                               metrics=["run_sensitivity"])
+    assert np.all(noisy.per_user["run_sensitivity"] > 0.05)
+
+
+def test_input_sensitivity_of_stochastic_explainers_is_measured_on_seed_averages(toy, requests):
+    def sens(seeds):
+        cfg = EvalConfig(stability_seeds=seeds, stability_users=6)
+        r = evaluate_explainer(toy, NoisyExact(), requests, granularity="history", seed=0,
+                               metrics=["max_sensitivity"], config=cfg)
+        return np.nanmean(r.per_user["max_sensitivity"])
+
+    # the exact attribution does not change on the shared features, so all sensitivity here is noise:
+    # averaging 16 seeds cuts it by about 4 (1/sqrt(16))
+    one, many = sens(1), sens(16)
+    assert many < 0.5 * one
