@@ -232,7 +232,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def save_curves(results: dict, path: Path, *, title: str) -> Path:
-    """Mean deletion/insertion curves per explainer (normalised score and rank gain), mean +- 1.96 SE."""
+    """Mean deletion/insertion curves per explainer (score change in item-score sd, and rank gain), mean +- 1.96 SE."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,7 +241,7 @@ def save_curves(results: dict, path: Path, *, title: str) -> Path:
     from xrec_bench.io import atomic_path
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
-    panels = [("deletion_score", "deletion: normalised score"), ("insertion_score", "insertion: normalised score"),
+    panels = [("deletion_score", "deletion: (s - s_full) / sd"), ("insertion_score", "insertion: (s - s_full) / sd"),
               ("deletion_rank_gain", "deletion: rank gain 1/log2(rank+1)"),
               ("insertion_rank_gain", "insertion: rank gain 1/log2(rank+1)")]
     for ax, (key, label) in zip(axes.ravel(), panels, strict=True):
