@@ -170,8 +170,21 @@ def test_pos_neg_steps_follow_lxr_bins():
 
 
 def test_pos_at_k_is_nan_when_the_target_is_not_in_the_top_k():
-    r = _hand(WEIGHTS, metrics=["pos@1"])
-    assert np.isfinite(r.per_user["pos@1"][0])  # HandTask's target is ranked first with every feature present
+    class Second(HandTask):  # item 1 outranks the target even with every feature present
+        def _all_scores(self, mask):
+            out = super()._all_scores(mask)
+            out[:, 1] = 100.0
+            return out
+
+    class SecondModel(HandModel):
+        def feature_task(self, granularity, **kw):
+            return Second()
+
+    req = [Request(user=0, target=0, history=np.arange(10, 14))]
+    r = evaluate_explainer(SecondModel(), Fixed(WEIGHTS), req, granularity="history", seed=0, metrics=["pos@1"])
+    assert np.isnan(r.per_user["pos@1"][0]) and np.isnan(r.per_user["neg@1"][0])
+    # in the top 5: POS@5 steps 0..10 leave scores 6,3,1,0,... -> ranks 2,3,4,4,...: all within 5
+    assert r.per_user["pos@5"][0] == 1.0
 
 
 def test_exact_attribution_gives_the_best_possible_curves(toy):
