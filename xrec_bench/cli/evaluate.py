@@ -1,9 +1,10 @@
 """``xrec-bench evaluate``: measure explainers on one dataset, model and granularity.
 
 Requests are the test cases of a leave-last-out split: for ``--users N`` users sampled with the
-seed, the history is the test case's history (train + valid items) and the target is the user's
-held-out test item (``--target test``, the default: on ``synthetic`` the planted target IS the
-test item, so ground truth applies) or the model's top-1 recommendation (``--target top1``).
+seed, the history is the test case's history (train + valid items) and the target is the model's
+top-1 recommendation (``--target top-recommendation``, the default, as in suite files) or the
+user's held-out test item (``--target test-item``: on ``synthetic`` the planted target IS the test
+item, so ground truth applies). ``test`` and ``top1`` are deprecated aliases (with a warning).
 The ``random`` explainer is always included, and every explainer is compared with it on the same
 users (paired bootstrap). Prints a table of every metric (mean and bootstrap 95% CI over users),
 the differences to random, the cost, and saves the deletion/insertion curves as a PNG.
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from xrec_bench.cli import CliError
+from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS, choose_targets, resolve_target
 from xrec_bench.models.base import GRANULARITIES
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--granularity", required=True, choices=GRANULARITIES)
     p.add_argument("--users", type=int, default=50, help="number of test users to sample (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of the user sample, model and explainers (default 0)")
-    p.add_argument("--target", choices=("test", "top1"), default="test",
-                   help="explain the held-out test item (default) or the model's top-1 recommendation")
+    p.add_argument("--target", choices=(*TARGETS, *ALIASES), default=DEFAULT_TARGET,
+                   help=f"what is explained: {' or '.join(TARGETS)} (default {DEFAULT_TARGET}); "
+                        f"{' and '.join(ALIASES)} are deprecated aliases")
     p.add_argument("--metrics", help="comma-separated metric or stage names (default: all applicable)")
     p.add_argument("--budget", type=int, default=20,
                    help="users that get the stability and sanity metrics, which re-run the explainer (default 20)")
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.users < 1:
         raise CliError(f"--users must be >= 1. Got {args.users} instead.")
+    args.target = resolve_target(args.target)  # warns on a deprecated alias
     names = [n.strip() for n in args.explainers.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPLAINERS]
     if unknown:
@@ -115,10 +119,7 @@ def build_requests(cases, model, *, n_users: int, seed: int, target: str) -> lis
     rows = np.sort(rng.choice(len(cases), size=min(n_users, len(cases)), replace=False))
     users = np.asarray(cases.users)[rows]
     histories = [np.asarray(cases.histories[r], dtype=np.int64) for r in rows]
-    if target == "top1":
-        targets = model.recommend(users, histories, 1, exclude=histories)[:, 0]
-    else:
-        targets = [int(np.asarray(cases.targets[r]).reshape(-1)[0]) for r in rows]
+    targets = choose_targets(target, model, users, histories, [cases.targets[r] for r in rows])
     return [Request(user=int(u), target=int(t), history=h, exclude=h) for u, t, h in zip(users, targets, histories, strict=True)]
 
 
@@ -170,7 +171,7 @@ def render(report: dict[str, Any]) -> str:
     names = list(measured)
     metric_names = list(dict.fromkeys(m for e in measured.values() for m in e["metrics"]))
     lines = [f"{report['dataset']} / {report['model']} / {report['granularity']}: {report['users']} users "
-             f"(target: {report['target']} item), seed {report['seed']}. Mean [95% bootstrap CI] over users; "
+             f"(target: {report['target']}), seed {report['seed']}. Mean [95% bootstrap CI] over users; "
              "n = users with a value.", ""]
     header = ["metric", "dir"] + names
     rows = []
@@ -231,7 +232,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def save_curves(results: dict, path: Path, *, title: str) -> Path:
-    """Mean deletion/insertion curves per explainer (normalised score and rank gain), mean +- 1.96 SE."""
+    """Mean deletion/insertion curves per explainer (score change in item-score sd, and rank gain), mean +- 1.96 SE."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -240,7 +241,7 @@ def save_curves(results: dict, path: Path, *, title: str) -> Path:
     from xrec_bench.io import atomic_path
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
-    panels = [("deletion_score", "deletion: normalised score"), ("insertion_score", "insertion: normalised score"),
+    panels = [("deletion_score", "deletion: (s - s_full) / sd"), ("insertion_score", "insertion: (s - s_full) / sd"),
               ("deletion_rank_gain", "deletion: rank gain 1/log2(rank+1)"),
               ("insertion_rank_gain", "insertion: rank gain 1/log2(rank+1)")]
     for ax, (key, label) in zip(axes.ravel(), panels, strict=True):

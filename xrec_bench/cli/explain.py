@@ -4,7 +4,8 @@ One user: prints the recommendation (the model's top-1 for the user's test-case 
 ``--item``) and its attributions: the top history items with titles, or the item text with a score
 per word; ``--json`` for machine-readable output.
 
-``--profile N``: explains the test items of the first N test users with each explainer named in
+``--profile N``: explains the targets (``--target``, as in suite files: the model's
+``top-recommendation`` by default, or the ``test-item``) of the first N test users with each explainer named in
 ``--explainer`` (comma-separated, or ``all``) and prints the cost table (model evaluations, latency,
 overhead over the model alone) and, on a dataset with planted causes (``synthetic``), how often the
 planted cause is ranked first.
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from xrec_bench.cli import CliError
+from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS, choose_targets, resolve_target
 from xrec_bench.models.base import GRANULARITIES
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument(
         "--profile", type=int, metavar="N", help="cost table over the test items of the first N test users"
+    )
+    p.add_argument(
+        "--target", choices=(*TARGETS, *ALIASES), default=DEFAULT_TARGET,
+        help=f"with --profile, what is explained: {' or '.join(TARGETS)} (default {DEFAULT_TARGET}); "
+        f"{' and '.join(ALIASES)} are deprecated aliases",
     )
     p.add_argument(
         "--last",
@@ -184,14 +191,13 @@ def _profile(args, names, params, dataset, split, model) -> int:
 
     cases = split.cases("test")
     n = min(args.profile, len(cases))
+    target = resolve_target(args.target)  # warns on a deprecated alias
+    histories = [_last(cases.histories[i], args.last) for i in range(n)]
+    users = [int(cases.users[i]) for i in range(n)]
+    targets = choose_targets(target, model, users, histories, [cases.targets[i] for i in range(n)])
     requests = [
-        Request(
-            user=int(cases.users[i]),
-            target=int(np.asarray(cases.targets[i])[0]),
-            history=_last(cases.histories[i], args.last),
-            exclude=np.asarray(cases.histories[i], dtype=np.int64),
-        )
-        for i in range(n)
+        Request(user=u, target=t, history=h, exclude=np.asarray(cases.histories[i], dtype=np.int64))
+        for i, (u, t, h) in enumerate(zip(users, targets, histories, strict=True))
     ]
     rows, hits = [], {}
     for name in names:
@@ -206,7 +212,7 @@ def _profile(args, names, params, dataset, split, model) -> int:
         return 0
     last = f", last {args.last} history items" if args.last else ""
     print(
-        f"{args.model} on {args.dataset}, {n} test users, test item as target{last}, {args.granularity} granularity"
+        f"{args.model} on {args.dataset}, {n} test users, target {target}{last}, {args.granularity} granularity"
     )
     print(format_table(rows))
     if hits:

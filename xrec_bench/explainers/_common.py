@@ -117,6 +117,30 @@ def ids_forward(task: FeatureTask) -> Callable[[torch.Tensor, torch.Tensor], tor
     return forward
 
 
+def presence_forward(task: FeatureTask) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A forward over per-word presences ``alpha [B, F]`` in [0, 1] (specials always present).
+
+    Each word's presence becomes the soft attention-mask value of its word-pieces, which the text
+    encoder applies as a multiplicative attention weight and pooling weight
+    (:meth:`xrec_bench.models.encoder.TextEncoder.soft_forward`): ``alpha = 1`` is the full input and
+    ``alpha = 0`` exactly the metrics' removal of the word (out of the attention mask). Path methods
+    over ``alpha`` from 0 to 1 therefore attribute ``s_full - s_removed`` with the metrics' removal.
+    """
+    forward_ids = ids_forward(task)
+    input_ids, _, _ = token_inputs(task)
+    word_of_token = torch.as_tensor(task.word_of_token).reshape(-1)
+    content = word_of_token >= 0
+
+    def forward(alpha: torch.Tensor) -> torch.Tensor:
+        b = alpha.shape[0]
+        tok = torch.ones(b, input_ids.shape[1], dtype=torch.float32)
+        tok = tok.index_put((torch.arange(b)[:, None], torch.nonzero(content).reshape(1, -1)),
+                            alpha[:, word_of_token[content]].to(torch.float32))
+        return forward_ids(input_ids.expand(b, -1), tok)
+
+    return forward
+
+
 def token_inputs(task: FeatureTask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``input_ids [1, T]``, their attention mask (all ones) and ``baseline_ids [1, T]``."""
     input_ids = torch.as_tensor(task.input_ids)

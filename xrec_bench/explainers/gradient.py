@@ -4,10 +4,16 @@ Two paths, chosen by the task's ``differentiable`` flag, never by granularity na
 
 * a differentiable mask (history items): the captum method runs on the feature mask itself, input =
   all-ones ``[1, F]``, baseline = zeros (every item removed), forward = ``task.forward``;
-* a binary-only mask (words of the item text): the captum *layer* method runs on the encoder's
-  word-embedding layer (``task.embedding_layer``) through ``task.forward_ids``, baseline =
-  ``task.baseline_ids`` (content word-pieces -> [PAD]); scores are summed over the hidden dimension
-  (saliency: the L2 norm of the gradient) and then over the word-pieces of each word.
+* a binary-only mask (words of the item text): the path methods (integrated gradients, gradient
+  SHAP) run on a soft presence ``alpha in [0, 1]`` per word (:func:`presence_forward`), from
+  ``alpha = 0``, every word removed exactly as the metrics remove words (out of the attention
+  mask), to ``alpha = 1``; so their attributions sum to ``s_full - s_removed`` with the metrics'
+  removal (completeness), one baseline for explainers and metrics. (Earlier versions interpolated
+  word embeddings towards [PAD] with the [PAD] tokens left in the attention mask: a baseline that
+  no metric uses.) The local methods (saliency, input x gradient) need no baseline and run on the
+  encoder's word-embedding layer (``task.embedding_layer``) through ``task.forward_ids``; scores
+  are summed over the hidden dimension (saliency: the L2 norm of the gradient) and then over the
+  word-pieces of each word.
 
 Each forward row (scored once, gradient or not) counts as one model evaluation.
 """
@@ -23,18 +29,17 @@ from captum.attr import (
     InputXGradient,
     IntegratedGradients,
     LayerGradientXActivation,
-    LayerIntegratedGradients,
     Saliency,
 )
 
 from xrec_bench.explainers._common import (
     DEFAULT_BATCH_SIZE,
     ConfiguredExplainer,
-    embedding_forward,
     full_and_empty,
     ids_forward,
     mask_forward,
     per_word,
+    presence_forward,
     seeded,
     token_inputs,
 )
@@ -51,23 +56,56 @@ class _GradientExplainer(ConfiguredExplainer):
             if task.differentiable:
                 ones, zeros = full_and_empty(task)
                 return self._on_mask(task, ones.requires_grad_(), zeros).detach().reshape(-1).double().numpy()
-            return per_word(self._on_embeddings(task), task)
+            return self._on_words(task)
 
     @abstractmethod
     def _on_mask(self, task: FeatureTask, ones: torch.Tensor, zeros: torch.Tensor) -> torch.Tensor:
         """The method itself, in the subclass."""
 
     @abstractmethod
-    def _on_embeddings(self, task: FeatureTask) -> torch.Tensor:
-        """Scores per word-piece ``[T]``."""
+    def _on_words(self, task: FeatureTask) -> np.ndarray:
+        """Scores per word ``[F]`` of a task without a differentiable mask."""
 
     @property
     def batch_size(self) -> int:
         return self.params["batch_size"]
 
 
-class IntegratedGradientsExplainer(_GradientExplainer):
-    """Integrated gradients from "everything removed" to the full input (``n_steps`` points)."""
+class _PathMethod(_GradientExplainer):
+    """Path methods integrate from a baseline; at token level they run on the words' soft presence,
+    from every word removed the metrics' way (``alpha = 0``) to the full text (``alpha = 1``)."""
+
+    def _on_words(self, task):
+        ones = torch.ones(1, task.n_features, requires_grad=True)
+        attr = self._on_mask(_PresenceTask(task), ones, torch.zeros(1, task.n_features))
+        return attr.detach().reshape(-1).double().numpy()
+
+
+class _LocalMethod(_GradientExplainer):
+    """Local methods need no baseline; at token level they run on the word-piece embeddings."""
+
+    def _on_words(self, task):
+        return per_word(self._on_embeddings(task), task)
+
+    @abstractmethod
+    def _on_embeddings(self, task: FeatureTask) -> torch.Tensor:
+        """Scores per word-piece ``[T]``."""
+
+
+class _PresenceTask:
+    """What ``mask_forward`` needs of a task, with the words' soft presence as the mask."""
+
+    def __init__(self, task: FeatureTask) -> None:
+        self._forward = presence_forward(task)
+        self.n_features = task.n_features
+
+    def forward(self, alpha: torch.Tensor) -> torch.Tensor:
+        return self._forward(alpha)
+
+
+class IntegratedGradientsExplainer(_PathMethod):
+    """Integrated gradients from "everything removed" to the full input (``n_steps`` points); at token
+    level over the words' soft presence, so that the baseline is the metrics' removal."""
 
     name = "integrated-gradients"
     defaults = {"n_steps": 32, "batch_size": DEFAULT_BATCH_SIZE}
@@ -76,24 +114,12 @@ class IntegratedGradientsExplainer(_GradientExplainer):
         ig = IntegratedGradients(mask_forward(task))
         return ig.attribute(ones, baselines=zeros, n_steps=self.n_steps, internal_batch_size=self.batch_size)
 
-    def _on_embeddings(self, task):
-        input_ids, attention_mask, baseline_ids = token_inputs(task)
-        lig = LayerIntegratedGradients(ids_forward(task), task.embedding_layer)
-        attr = lig.attribute(
-            input_ids,
-            baselines=baseline_ids,
-            additional_forward_args=(attention_mask,),
-            n_steps=self.n_steps,
-            internal_batch_size=self.batch_size,
-        )
-        return attr.sum(dim=-1).reshape(-1)
-
     @property
     def n_steps(self) -> int:
         return self.params["n_steps"]
 
 
-class SaliencyExplainer(_GradientExplainer):
+class SaliencyExplainer(_LocalMethod):
     """|gradient| of the score at the full input (per word: L2 norm of the word-piece gradients, summed)."""
 
     name = "saliency"
@@ -108,7 +134,7 @@ class SaliencyExplainer(_GradientExplainer):
         return grad.norm(dim=-1).reshape(-1)
 
 
-class InputXGradientExplainer(_GradientExplainer):
+class InputXGradientExplainer(_LocalMethod):
     """Input x gradient at the full input (tokens: embedding x gradient, summed over the hidden dim)."""
 
     name = "input-x-gradient"
@@ -122,13 +148,12 @@ class InputXGradientExplainer(_GradientExplainer):
         return layer.attribute(input_ids, additional_forward_args=(attention_mask,)).sum(dim=-1).reshape(-1)
 
 
-class GradientShapExplainer(_GradientExplainer):
+class GradientShapExplainer(_PathMethod):
     """Gradient SHAP (expected gradients) with the all-removed input as the baseline distribution.
 
     ``n_samples`` random points on the path from the baseline to the input (plus Gaussian noise of
     ``stdevs`` on the input). With a single baseline this is a Monte-Carlo integrated gradients.
-    At token level it runs on the word-piece embeddings (baseline: the [PAD] embeddings), because
-    captum's ``LayerGradientShap`` interpolates the *inputs*, i.e. the integer token ids.
+    At token level it runs on the words' soft presence, from every word removed the metrics' way.
     """
 
     name = "gradient-shap"
@@ -138,12 +163,6 @@ class GradientShapExplainer(_GradientExplainer):
     def _on_mask(self, task, ones, zeros):
         gs = GradientShap(mask_forward(task))
         return gs.attribute(ones, baselines=zeros, n_samples=self.n_samples, stdevs=self.stdevs)
-
-    def _on_embeddings(self, task):
-        forward, emb_in, emb_base = embedding_forward(task)
-        gs = GradientShap(forward)
-        attr = gs.attribute(emb_in, baselines=emb_base, n_samples=self.n_samples, stdevs=self.stdevs)
-        return attr.sum(dim=-1).reshape(-1)
 
     @property
     def n_samples(self) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from xrec_bench.explainers.targets import DEFAULT_TARGET
 from xrec_bench.harness.cache import CellCache, cache_key
 from xrec_bench.harness.record import SCHEMA_VERSION, CellRecord, clean_floats, now_iso
 from xrec_bench.harness.stages import CellOutput, LoadedData, Stages, TrainedModel
@@ -50,7 +51,7 @@ class CellJob:
     ks: tuple[int, ...] = (10, 20)
     metrics: tuple[str, ...] | None = None
     metric_options: dict[str, Any] = field(default_factory=dict)
-    targets: str = "test-item"
+    targets: str = DEFAULT_TARGET
     retry_failed: bool = False
 
     @property

@@ -130,15 +130,13 @@ class RealStages(Stages):
 
     def requests(self, data, trained, granularity, *, n_users, seed, targets):
         from xrec_bench.explainers.base import Request
+        from xrec_bench.explainers.targets import choose_targets
 
         cases = data.split.cases("test")
         picked = sample_cases(len(cases), n_users, seed)
         histories = [np.asarray(cases.histories[i], dtype=np.int64) for i in picked]
         users = np.asarray([cases.users[i] for i in picked], dtype=np.int64)
-        if targets == "test-item":
-            chosen = [int(cases.targets[i][0]) for i in picked]
-        else:  # the model's own top recommendation, history masked out
-            chosen = trained.model.recommend(users, histories, 1, exclude=histories)[:, 0].tolist()
+        chosen = choose_targets(targets, trained.model, users, histories, [cases.targets[i] for i in picked])
         return [Request(user=int(u), target=int(t), history=h, exclude=h) for u, t, h in zip(users, chosen, histories, strict=True)]
 
     def supports(self, explainer: ComponentSpec, granularity: str) -> tuple[bool, str]:

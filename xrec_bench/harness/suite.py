@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
 from xrec_bench.paths import shipped_dir
 
 try:
@@ -28,8 +29,6 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (dependen
 
 GRANULARITIES = ("history", "tokens")
 SPLIT_STRATEGIES = ("leave-last-out", "temporal")
-#: the item each request explains: the user's held-out test item, or the model's top recommendation
-TARGETS = ("test-item", "top-recommendation")
 MAX_USERS = 1_000_000
 
 _TOP_KEYS = {
@@ -46,7 +45,7 @@ _TOP_KEYS = {
     "models": "the explained models: an array of tables [[models]]",
     "baselines": "models shown for accuracy context only: an array of tables [[baselines]]",
     "explainers": "names, or tables {name = ..., params = {...}}",
-    "targets": f"what is explained: one of {list(TARGETS)}",
+    "targets": f"what is explained: one of {list(TARGETS)} (default {DEFAULT_TARGET!r})",
     "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig)",
 }
 _DATASET_KEYS = {"name", "label", "options", "split", "split_options"}
@@ -99,7 +98,7 @@ class Suite:
     baselines: tuple[ComponentSpec, ...]
     explainers: tuple[ComponentSpec, ...]
     content_hash: str
-    targets: str = "test-item"
+    targets: str = DEFAULT_TARGET
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
@@ -240,9 +239,10 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
     seeds = checker.int_list(raw, "seeds", 0, 2**32 - 1, "the suite", distinct=True)
     granularities = checker.choice_list(raw, "granularities", GRANULARITIES, "the suite")
     ks = checker.int_list(raw, "accuracy_ks", 1, 1000, "the suite", default=[10, 20])
-    targets = raw.get("targets", "test-item")
+    targets = raw.get("targets", DEFAULT_TARGET)
     if targets not in TARGETS:
-        errors.append(f"the suite: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead.")
+        hint = f" (write {ALIASES[targets]!r}: {targets!r} is the CLI's deprecated spelling)" if targets in ALIASES else ""
+        errors.append(f"the suite: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead{hint}.")
     metric_options = checker.table(raw, "metric_options", "the suite")
     if metric_options:
         problem = _safe(catalog.check_metric_options, metric_options)

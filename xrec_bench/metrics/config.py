@@ -25,19 +25,26 @@ class EvalConfig:
     """What the metrics measure.
 
     Faithfulness curves: ``fractions`` of the features removed (deletion) or added back
-    (insertion), converted to counts by :func:`count_at`; ``counts`` are fixed numbers of features
-    (k = 1..5) recorded as extra curves and used by POS@K / NEG@K (``cutoffs`` are the K).
+    (insertion), converted to counts by :func:`count_at`; ``random_orders`` random removal orders
+    (drawn from ``random_seed`` and the number of features only, so every explainer on one user
+    meets the same ones) give each user's random reference for the ``*_minus_random`` areas.
+    POS@K / NEG@K: ``pos_neg_bins`` cumulative bins of the history (LXR: 10), ``cutoffs`` are the K.
     ERASER: ``eraser_bins`` of the features, at least one feature per bin (``eraser_only_positive``
     removes only features with a positive attribution, ferret's ``only_pos`` option; off by default
     so that both granularities use one definition).
     Budgets: ``stability_users`` / ``sanity_users`` bound how many requests (the first ones) get the
     stability and sanity metrics (``None``: all); ``infidelity_samples`` is the number of random
     perturbations per explanation; ``stability_candidates`` the number of low-importance features
-    tried as input perturbations.
+    tried as input perturbations; ``stability_seeds`` the number of seeds whose attributions are
+    averaged before input sensitivity is measured, for explainers that declare themselves
+    stochastic (so that their sampling noise is not counted as sensitivity to the input; the noise
+    itself is reported by ``run_sensitivity``).
     """
 
     fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-    counts: tuple[int, ...] = (1, 2, 3, 4, 5)
+    random_orders: int = 4
+    random_seed: int = 0
+    pos_neg_bins: int = 10
     cutoffs: tuple[int, ...] = (1, 5, 10, 20)
     eraser_bins: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50)
     eraser_only_positive: bool = False
@@ -49,20 +56,20 @@ class EvalConfig:
     stability_users: int | None = 50
     stability_candidates: int = 3
     stability_k: int = 10
+    stability_seeds: int = 3
     sanity_users: int | None = 50
     sanity_threshold: float = 0.9
     #: denominators (score ranges, norms) below this are treated as zero: the value becomes NaN
     eps: float = 1e-6
-    #: score-normalised metrics need ``|s_full - s_empty|`` of at least this many standard deviations
-    #: of all items' scores (full input); below it the rescaling explodes and the user gets NaN
-    min_span: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         checks = [
             ("fractions", all(0.0 <= f <= 1.0 for f in self.fractions) and len(self.fractions) >= 2
              and self.fractions[0] == 0.0 and self.fractions[-1] == 1.0, "start at 0, end at 1, lie in [0, 1]"),
-            ("counts", all(int(k) >= 1 for k in self.counts), "be ints >= 1"),
+            ("random_orders", self.random_orders >= 1, "be >= 1"),
+            ("pos_neg_bins", self.pos_neg_bins >= 1, "be >= 1"),
+            ("stability_seeds", self.stability_seeds >= 1, "be >= 1"),
             ("cutoffs", all(int(k) >= 1 for k in self.cutoffs), "be ints >= 1"),
             ("eraser_bins", all(0.0 < b <= 1.0 for b in self.eraser_bins), "lie in (0, 1]"),
             ("infidelity_samples", self.infidelity_samples >= 1, "be >= 1"),
@@ -70,7 +77,6 @@ class EvalConfig:
             ("jaccard_k", self.jaccard_k >= 1, "be >= 1"),
             ("rerun", self.rerun in ("all", "stochastic"), "be 'all' or 'stochastic'"),
             ("stability_candidates", self.stability_candidates >= 1, "be >= 1"),
-            ("min_span", self.min_span >= 0, "be >= 0"),
         ]
         for name, ok, expected in checks:
             if not ok:

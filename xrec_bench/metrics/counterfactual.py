@@ -1,14 +1,25 @@
-"""Counterfactual rank metrics POS@K and NEG@K (as in LXR, Barkan et al. 2023).
+"""Counterfactual rank metrics POS@K and NEG@K, as LXR defines them (Barkan et al. 2023,
+DeltaLabTLV/LXR ``code/metrics.ipynb``).
 
-For each count ``k`` in ``EvalConfig.counts`` (1..5) with ``k < F`` (so that some feature stays
-and removing the most and the least important differ), remove the ``k`` most important features
-(POS) or the ``k`` least important ones (NEG) and check whether the target is still in the top K.
-A user's value is the share of those counts for which it stays; the table's mean is then the
-share of (user, k) cases in which the target survives.
+The features are cut into ``EvalConfig.pos_neg_bins`` (10) bins along the explanation's order,
+with LXR's bin sizes (``numpy.array_split`` of the ``F`` features into 10 parts, larger parts
+first; parts are empty when ``F < 10``). Step ``i = 0..10`` removes the first ``i`` bins, i.e. a
+cumulative 0%, 10%, ..., 100% of the features: the most important first for POS, the least
+important first for NEG. After each step the target's rank among all items (the history masked
+out, as at the full input) is compared with K; a user's POS@K / NEG@K is the share of the 11 steps
+after which the target is still in the top K. As in LXR (``bins = [0] + array_split sizes``, a
+loop over every entry, the mean over steps), step 0 is the full input and the last step removes
+every feature; both count for POS and NEG alike, so only the 9 steps between separate explainers.
 
-Only users whose target is in the top K with every feature present count (NaN otherwise): a
-target that is not recommended cannot stop being recommended. POS@K is lower-is-better (removing
-what the explanation calls important should knock the target out), NEG@K higher-is-better.
+The target is meant to be the model's own top-1 recommendation (the benchmark's default target):
+then it is in the top K at the full input for every user and every explained user counts. With
+another target (``test-item``), a user whose target is not in the top K at the full input gets
+NaN: a target that is not recommended cannot stop being recommended.
+
+POS@K is lower-is-better (removing what the explanation calls important should knock the target
+out early), NEG@K higher-is-better (removing the unimportant should keep it). Earlier versions
+removed a fixed k = 1..5 features; with a median of ~40 history items that left the top-1
+recommendation in place for every explainer (random included), so that form is dropped.
 """
 
 from __future__ import annotations
@@ -20,19 +31,21 @@ from xrec_bench.metrics.config import EvalConfig
 from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks
 
 declare("pos@k", higher_is_better=False, group="faithfulness",
-        description="Share of removals of the k=1..5 most important features after which the target is "
-                    "still in the top K (users with the target in the top K only).")
+        description="LXR POS@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, most "
+                    "important first) after which the target is still in the top K.")
 declare("neg@k", higher_is_better=True, group="faithfulness",
-        description="Share of removals of the k=1..5 least important features after which the target is "
-                    "still in the top K (users with the target in the top K only).")
+        description="LXR NEG@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, least "
+                    "important first) after which the target is still in the top K.")
 
 
-def _counts(n_features: int, cfg: EvalConfig) -> list[int]:
-    return [k for k in cfg.counts if k < n_features]
+def step_counts(n_features: int, bins: int = 10) -> np.ndarray:
+    """How many features are removed after each of the ``bins + 1`` steps: LXR's cumulative bin sizes."""
+    sizes = [0] + [len(part) for part in np.array_split(np.arange(n_features), bins)]
+    return np.cumsum(sizes).astype(np.int64)
 
 
 def _masks(order: np.ndarray, attributions, n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
-    counts = _counts(n_features, cfg)
+    counts = step_counts(n_features, cfg.pos_neg_bins)
     return {
         "pos": order_masks(order, counts, n_features, keep_top=False),
         "neg": order_masks(order[::-1], counts, n_features, keep_top=False),

@@ -6,9 +6,10 @@ top ``k_b = max(1, count_at(b, F))`` features (at least one feature, rounded hal
 * comprehensiveness = mean over bins of ``s_full - s(without the rationale)`` (higher is better),
 * sufficiency = mean over bins of ``s_full - s(rationale only)`` (lower is better),
 
-each divided by ``s_full - s_empty`` so that values compare across users (ERASER uses class
-probabilities, which are already on one scale; recommender scores are not). With this scaling a
-perfect rationale of everything has comprehensiveness 1 and sufficiency 0.
+each divided by the standard deviation of all items' scores with the full input so that values
+compare across users (ERASER uses class probabilities, which are already on one scale;
+recommender scores are not). Not by ``s_full - s_empty``: the empty input is a state the models
+never train on (see :mod:`xrec_bench.metrics.faithfulness`).
 
 Tokens are treated as ferret does (the same AOPC over bins of the words of the text; a removed
 word leaves the attention mask, see :mod:`xrec_bench.models.features`). ferret's ``only_pos``
@@ -24,10 +25,10 @@ from xrec_bench.metrics.config import EvalConfig, count_at
 from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks
 
 declare("comprehensiveness", higher_is_better=True, group="faithfulness",
-        description="ERASER AOPC comprehensiveness: normalised score drop when the top 1/5/10/20/50% "
+        description="ERASER AOPC comprehensiveness: score drop (in sd of all items' scores) when the top 1/5/10/20/50% "
                     "features are removed.")
 declare("sufficiency", higher_is_better=False, group="faithfulness",
-        description="ERASER AOPC sufficiency: normalised score drop when only the top 1/5/10/20/50% "
+        description="ERASER AOPC sufficiency: score drop (in sd of all items' scores) when only the top 1/5/10/20/50% "
                     "features are kept.")
 
 
@@ -47,14 +48,14 @@ def _masks(order: np.ndarray, attributions, n_features: int, cfg: EvalConfig) ->
     }
 
 
-def aopc(s_full: float, scores: np.ndarray, span: float) -> float:
-    """Mean of ``(s_full - s_b) / span`` over bins (ERASER's area over the perturbation curve)."""
-    return float(np.mean((s_full - np.asarray(scores, dtype=np.float64)) / span))
+def aopc(s_full: float, scores: np.ndarray, scale: float) -> float:
+    """Mean of ``(s_full - s_b) / scale`` over bins (ERASER's area over the perturbation curve)."""
+    return float(np.mean((s_full - np.asarray(scores, dtype=np.float64)) / scale))
 
 
 def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: EvalConfig):
     return {
-        name: aopc(ref.s_full, probed[name][0], ref.span) for name in ("comprehensiveness", "sufficiency")
+        name: aopc(ref.s_full, probed[name][0], ref.scale) for name in ("comprehensiveness", "sufficiency")
     }, {}
 
 

@@ -137,9 +137,9 @@ def evaluate_explainer(
             skipped.append((req.user, f"metrics: {exc}"))
             continue
         references[i] = ref
-        if not np.isfinite(ref.span):
-            skipped.append((req.user, f"the target's score with all features and with none differ by less than "
-                                      f"{cfg.min_span:g} sd of the item scores; score-normalised metrics are NaN"))
+        if not np.isfinite(ref.scale):
+            skipped.append((req.user, "every item scores the same with the full input (score sd 0); "
+                                      "score-scaled metrics are NaN"))
 
     ctx = Context(model=model, explainer=explainer, requests=requests, explanations=explanations,
                   references=references, granularity=granularity, seed=seed, config=cfg,
@@ -180,7 +180,7 @@ def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, 
         masks.update({f"{s.name}/{k}": v for k, v in s.masks(order, expl.scores, n_features, cfg).items()})
     probed = probe(task, masks)
     ref = Reference(float(probed["full"][0][0]), float(probed["empty"][0][0]), int(probed["full"][1][0]),
-                    int(probed["empty"][1][0]), cfg.eps, score_sd(task), cfg.min_span)
+                    int(probed["empty"][1][0]), cfg.eps, score_sd(task))
     for s in probes:
         prefix = f"{s.name}/"
         mine = {k[len(prefix):]: v for k, v in probed.items() if k.startswith(prefix)}

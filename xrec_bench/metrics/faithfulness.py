@@ -3,23 +3,33 @@
 Deletion removes features in the explanation's order (most important first) from the full input;
 insertion adds them back in that order starting from the empty input. At each fraction ``f`` of
 ``EvalConfig.fractions`` (0, 0.1, ..., 1) the first ``count_at(f, F)`` features (rounded half up)
-are removed / present, and the target's score and rank among all items are recorded. Extra curves
-at fixed counts ``k = 1..5`` (NaN where ``k > F``) are kept for plots. Curves per user:
-``{deletion,insertion}_score`` (normalised), ``_score_raw``, ``_rank``, ``_rank_gain`` on the
-fraction grid, and ``_count_score`` / ``_count_rank`` at k = 0..5.
+are removed / present, and the target's score and rank among all items are recorded. Curves per
+user on the fraction grid: ``{deletion,insertion}_score`` (scaled, below), ``_score_raw``,
+``_rank`` and ``_rank_gain``.
 
-Normalisation (per user, so that curves compare across users): the score curve is rescaled so
-that the empty input is 0 and the full input 1, ``(s - s_empty) / (s_full - s_empty)``, NaN when
-``|s_full - s_empty|`` is below ``EvalConfig.min_span`` (0.5) standard deviations of all items'
-scores (the features barely move the target, and rescaling would turn small score changes into
-huge values that dominate means). Values can leave [0, 1]: removing features can push the score
-below the empty-input score, and subsets can score above the full input. The rank curve uses
-the gain ``1 / log2(rank + 1)`` (1 at rank 1), already comparable across users, not rescaled.
+Scale, and why not the empty input: the score curve is ``(s - s_full) / sd``, the change from
+the full input in units of the standard deviation of all items' scores with the full input (how
+far apart the model puts items for this user). It is 0 at the full input and negative where the
+target lost score. Earlier versions rescaled between the empty input and the full one; but the
+models never see an empty history (or a text without words) in training, and attention pooling
+re-averages whatever remains, so the empty state is arbitrary: random's deletion curve stayed near
+1 until the last step, and one number (``s_empty``) set every user's scale. The sd scale uses only
+states the model was trained on and never divides by a small difference.
 
-Area under the curve: trapezoid rule over the fraction of features actually removed, ``k / F``
-(not the nominal fraction), so rounding at small ``F`` does not distort the area; the x-axis
-runs over [0, 1]. A deletion area is lower-is-better, an insertion area higher-is-better; with
-a model linear in the mask, a random order has expected deletion and insertion areas of 0.5.
+Areas: trapezoid rule over the fraction of features actually removed, ``k / F`` (so rounding at
+small ``F`` does not distort the area), x on [0, 1]:
+
+* ``deletion_auc`` (lower is better) and ``insertion_auc`` (higher is better): areas under the
+  scaled score curve;
+* ``deletion_rank_auc`` / ``insertion_rank_auc``: areas under the rank gain ``1 / log2(rank + 1)``
+  (1 at rank 1), scale-free;
+* ``<area>_minus_random``: the area minus the mean area of ``EvalConfig.random_orders`` random
+  orders on the same user. The random orders are drawn inside the metric from
+  ``EvalConfig.random_seed`` and ``F`` only, so every explainer on a user is compared with the very
+  same reference (a paired, per-user control that needs no random explainer in the run and keeps
+  the metrics layer free of the harness). 0 means "no better than chance"; below 0 is better for
+  deletion, above 0 for insertion. A mean over users with a bootstrap CI that excludes 0 is the
+  claim "better than random" on this model.
 """
 
 from __future__ import annotations
@@ -30,15 +40,24 @@ from xrec_bench.metrics.base import declare
 from xrec_bench.metrics.config import EvalConfig, count_at
 from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks, rank_gain
 
+_SCALE = "the target's score change from the full history, in standard deviations of all items' scores " \
+         "(no empty-input anchor: the models never train on an empty input)"
 declare("deletion_auc", higher_is_better=False, group="faithfulness",
-        description="Area under the normalised score curve as the most important features are removed first.")
+        description=f"Area under {_SCALE} as the most important features are removed first.")
 declare("insertion_auc", higher_is_better=True, group="faithfulness",
-        description="Area under the normalised score curve as the most important features are added first "
-                    "to the empty input.")
+        description=f"Area under {_SCALE} as the most important features are added first to the empty input.")
 declare("deletion_rank_auc", higher_is_better=False, group="faithfulness",
         description="Area under the rank-gain curve 1/log2(rank+1) of the target under deletion.")
 declare("insertion_rank_auc", higher_is_better=True, group="faithfulness",
         description="Area under the rank-gain curve 1/log2(rank+1) of the target under insertion.")
+for _area, _hib in (("deletion_auc", False), ("insertion_auc", True), ("deletion_rank_auc", False),
+                    ("insertion_rank_auc", True)):
+    declare(f"{_area}_minus_random", higher_is_better=_hib, group="faithfulness",
+            description=f"{_area} minus the mean {_area} of random orders on the same user (the same random "
+                        "orders for every explainer, drawn from a fixed seed and the number of features); "
+                        "0 is chance.")
+
+AREAS = ("deletion_auc", "insertion_auc", "deletion_rank_auc", "insertion_rank_auc")
 
 
 def trapezoid_auc(x, y) -> float:
@@ -53,21 +72,28 @@ def fraction_counts(cfg: EvalConfig, n_features: int) -> np.ndarray:
     return np.array([count_at(f, n_features) for f in cfg.fractions], dtype=np.int64)
 
 
+def random_orders(cfg: EvalConfig, n_features: int) -> list[np.ndarray]:
+    """The random reference orders of a user with ``n_features`` features: a function of the config's
+    seed and ``F`` only, so that every explainer of that user is compared with the same orders."""
+    gen = np.random.default_rng([int(cfg.random_seed), int(n_features)])
+    return [gen.permutation(n_features) for _ in range(cfg.random_orders)]
+
+
 def _masks(order: np.ndarray, attributions: np.ndarray, n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
     counts = fraction_counts(cfg, n_features)
-    fixed = [k for k in cfg.counts if k <= n_features]
-    return {
+    out = {
         "deletion": order_masks(order, counts, n_features, keep_top=False),
         "insertion": order_masks(order, counts, n_features, keep_top=True),
-        "deletion_count": order_masks(order, fixed, n_features, keep_top=False),
-        "insertion_count": order_masks(order, fixed, n_features, keep_top=True),
     }
-
-
-def _pad(values: np.ndarray, length: int) -> np.ndarray:
-    out = np.full(length, np.nan)
-    out[: len(values)] = values
+    for r, rand in enumerate(random_orders(cfg, n_features)):
+        out[f"random{r}/deletion"] = order_masks(rand, counts, n_features, keep_top=False)
+        out[f"random{r}/insertion"] = order_masks(rand, counts, n_features, keep_top=True)
     return out
+
+
+def _areas(x: np.ndarray, scores: np.ndarray, ranks: np.ndarray, ref: Reference, kind: str) -> dict[str, float]:
+    return {f"{kind}_auc": trapezoid_auc(x, ref.scaled_change(scores)),
+            f"{kind}_rank_auc": trapezoid_auc(x, rank_gain(ranks))}
 
 
 def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: EvalConfig):
@@ -75,36 +101,26 @@ def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: E
     values, curves = {}, {}
     for kind in ("deletion", "insertion"):
         scores, ranks = probed[kind]
-        norm = ref.normalise(scores)
-        gain = rank_gain(ranks)
-        values[f"{kind}_auc"] = trapezoid_auc(x, norm)
-        values[f"{kind}_rank_auc"] = trapezoid_auc(x, gain)
-        curves[f"{kind}_score"] = norm
+        values.update(_areas(x, scores, ranks, ref, kind))
+        curves[f"{kind}_score"] = ref.scaled_change(scores)
         curves[f"{kind}_score_raw"] = scores
         curves[f"{kind}_rank"] = ranks.astype(np.float64)
-        curves[f"{kind}_rank_gain"] = gain
-        # fixed counts k = 0..max(counts); k = 0 is the full (deletion) / empty (insertion) input
-        c_scores, c_ranks = probed[f"{kind}_count"]
-        start_s, start_r = (ref.s_full, ref.rank_full) if kind == "deletion" else (ref.s_empty, ref.rank_empty)
-        length = 1 + max(cfg.counts)
-        curves[f"{kind}_count_score"] = _pad(ref.normalise(np.r_[start_s, c_scores]), length)
-        curves[f"{kind}_count_rank"] = _pad(np.r_[start_r, c_ranks].astype(np.float64), length)
+        curves[f"{kind}_rank_gain"] = rank_gain(ranks)
+        reference = [_areas(x, *probed[f"random{r}/{kind}"], ref, kind) for r in range(cfg.random_orders)]
+        for name in (f"{kind}_auc", f"{kind}_rank_auc"):
+            values[f"{name}_minus_random"] = values[name] - float(np.mean([a[name] for a in reference]))
     return values, curves
 
 
 def _curve_names(cfg: EvalConfig) -> dict[str, int]:
-    n, c = len(cfg.fractions), 1 + max(cfg.counts)
-    out = {}
-    for kind in ("deletion", "insertion"):
-        out.update({f"{kind}_score": n, f"{kind}_score_raw": n, f"{kind}_rank": n, f"{kind}_rank_gain": n,
-                    f"{kind}_count_score": c, f"{kind}_count_rank": c})
-    return out
+    n = len(cfg.fractions)
+    return {f"{kind}_{c}": n for kind in ("deletion", "insertion") for c in ("score", "score_raw", "rank", "rank_gain")}
 
 
 STAGES.register("faithfulness", Stage(
     name="faithfulness",
     kind="probe",
-    metric_names=lambda cfg: ("deletion_auc", "insertion_auc", "deletion_rank_auc", "insertion_rank_auc"),
+    metric_names=lambda cfg: AREAS + tuple(f"{a}_minus_random" for a in AREAS),
     masks=_masks,
     values=_values,
     curve_names=_curve_names,

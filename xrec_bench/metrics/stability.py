@@ -1,10 +1,12 @@
 """Stability of explanations: run to run, and under small input changes that keep the recommendation.
 
 Run to run: the explainer is run a second time on the same requests with another seed; Kendall's
-tau-b (scipy) between the two attribution vectors and the Jaccard index of their top-k features
-(``EvalConfig.jaccard_k``, ``min(k, F)`` when ``F < k``). Deterministic explainers are re-run too
-(``rerun="all"``) and must give 1.0; ``rerun="stochastic"`` re-runs only stochastic ones and gives
-the others 1.0 by declaration.
+tau-b (scipy) between the two attribution vectors, the Jaccard index of their top-k features
+(``EvalConfig.jaccard_k``, ``min(k, F)`` when ``F < k``), and ``run_sensitivity``, the relative
+change ``||e - e'|| / ||e||`` between the two runs (the same input: the explainer's own sampling
+noise, on the scale of ``max_sensitivity``). Deterministic explainers are re-run too
+(``rerun="all"``) and must give 1.0 / 1.0 / 0.0; ``rerun="stochastic"`` re-runs only stochastic
+ones and gives the others those values by declaration.
 
 Input perturbation: the ``stability_candidates`` least important features (by the explanation)
 are removed one at a time (history: the item leaves the history and the task is rebuilt by the
@@ -12,16 +14,22 @@ model; tokens: the word leaves the text, see :mod:`xrec_bench.metrics._tasks`). 
 only if it keeps the prediction: the target's rank stays within ``max(stability_k, rank_full)``
 (in the top K, or, for a target that was not in the top K, no worse than before). The explainer
 explains each kept perturbation with the same seed, and the attributions are compared on the
-features both inputs share (the removed feature's own attribution is left out):
+features both inputs share (the removed feature's own attribution is left out). For explainers
+that declare themselves stochastic, both the original and the perturbed attributions are the mean
+over ``EvalConfig.stability_seeds`` explainer seeds (3), so that the explainer's sampling noise,
+reported separately as ``run_sensitivity``, is not counted as sensitivity to the input:
 
 * ``max_sensitivity``: captum's ``sensitivity_max``, max over kept perturbations of
   ``||e - e'|| / ||e||`` (Yeh et al. 2019);
-* ``relative_input_stability``: the norm form of RIS (Agarwal et al. 2022), max over kept
-  perturbations of ``(||e - e'|| / ||e||) / (||x - x'|| / ||x||)`` with ``x`` the feature mask, i.e.
-  ``sqrt(F)`` times the relative change (norms rather than the element-wise ratio of the paper,
-  which is undefined for attributions at or near zero).
+* ``relative_input_stability``: RIS in Agarwal et al.'s (2022) element-wise form, max over kept
+  perturbations of ``||(e - e') / e||_2 / max(||(x - x') / x||_2, eps)``, the divisions element by
+  element. ``x`` is the feature mask, so removing one feature changes the input by
+  ``||(x - x') / x||_2 = 1``. As in OpenXAI's implementation, attributions too close to zero for
+  the ratio are floored in the denominator (sign kept): at ``RIS_FLOOR`` (1e-4) times the largest
+  ``|e|`` of the explanation, relative so that the floor does not depend on the score scale.
 
-Both cost one explanation per kept perturbation, so they run on the first ``stability_users``.
+Both cost one explanation per kept perturbation (times ``stability_seeds`` for stochastic
+explainers), so they run on the first ``stability_users``.
 """
 
 from __future__ import annotations
@@ -45,12 +53,16 @@ declare("run_kendall_tau", higher_is_better=True, group="stability",
         description="Kendall tau-b between attributions of two runs with different seeds.")
 declare("run_jaccard@k", higher_is_better=True, group="stability",
         description="Jaccard index of the top-k features of two runs with different seeds.")
+declare("run_sensitivity", higher_is_better=False, group="stability",
+        description="Relative attribution change ||e - e'||/||e|| between two runs with different seeds on the "
+                    "same input (the explainer's own noise; 0 for deterministic explainers).")
 declare("max_sensitivity", higher_is_better=False, group="stability",
         description="captum sensitivity_max: largest relative attribution change over removals of a "
-                    "low-importance feature that keep the target's rank.")
+                    "low-importance feature that keep the target's rank (stochastic explainers: attributions "
+                    "averaged over stability_seeds seeds).")
 declare("relative_input_stability", higher_is_better=False, group="stability",
-        description="Relative input stability (norm form): relative attribution change over relative "
-                    "input change, max over kept low-importance removals.")
+        description="Relative input stability (Agarwal et al., element-wise): norm of the element-wise relative "
+                    "attribution change over that of the input change, max over kept low-importance removals.")
 
 
 def kendall_tau(a, b) -> float:
@@ -86,11 +98,13 @@ def budget_indices(ctx: Context, limit: int | None) -> list[int]:
 def _run_to_run(ctx: Context) -> StageOutput:
     n, cfg = len(ctx.requests), ctx.config
     jname = f"run_jaccard@{cfg.jaccard_k}"
-    out = StageOutput(per_user={"run_kendall_tau": np.full(n, np.nan), jname: np.full(n, np.nan)})
+    out = StageOutput(per_user={"run_kendall_tau": np.full(n, np.nan), jname: np.full(n, np.nan),
+                                "run_sensitivity": np.full(n, np.nan)})
     idx = budget_indices(ctx, cfg.stability_users)
     if cfg.rerun == "stochastic" and not ctx.explainer.stochastic:
         for i in idx:
             out.per_user["run_kendall_tau"][i] = out.per_user[jname][i] = 1.0
+            out.per_user["run_sensitivity"][i] = 0.0
         return out
     second = ctx.explainer.explain(ctx.model, [ctx.requests[i] for i in idx], granularity=ctx.granularity,
                                    seed=derive_seed(ctx.seed, "rerun"))
@@ -102,12 +116,47 @@ def _run_to_run(ctx: Context) -> StageOutput:
             continue
         out.per_user["run_kendall_tau"][i] = kendall_tau(first.scores, again.scores)
         out.per_user[jname][i] = topk_jaccard(first.scores, again.scores, cfg.jaccard_k)
+        out.per_user["run_sensitivity"][i] = relative_change(first.scores, again.scores, cfg.eps)
     return out
 
 
-def _explain_without(ctx: Context, req: Request, task, j: int) -> np.ndarray | None:
-    """Attributions (aligned with the original features minus ``j``) of the input without feature ``j``."""
-    explainer, seed = ctx.explainer, ctx.seed
+def relative_change(e, e_new, eps: float) -> float:
+    """``||e - e'|| / ||e||`` (captum's sensitivity form); NaN when ``||e||`` is (near) zero."""
+    e, e_new = np.asarray(e, dtype=np.float64), np.asarray(e_new, dtype=np.float64)
+    norm = float(np.linalg.norm(e))
+    return float(np.linalg.norm(e - e_new) / norm) if norm > eps else float("nan")
+
+
+def stability_seeds(ctx: Context) -> list[int]:
+    """The explainer seeds whose attributions are averaged for input sensitivity: the run's own seed
+    first, then ``stability_seeds - 1`` derived ones; only the run's seed for deterministic explainers."""
+    if not ctx.explainer.stochastic:
+        return [ctx.seed]
+    return [ctx.seed, *(derive_seed(ctx.seed, "stability-seed", s) for s in range(1, ctx.config.stability_seeds))]
+
+
+def _averaged(ctx: Context, req: Request, first: np.ndarray, seeds: list[int]) -> np.ndarray | None:
+    """Mean attributions of ``req`` over ``seeds`` (``first`` is the explanation with ``seeds[0]``)."""
+    runs = [np.asarray(first, dtype=np.float64)]
+    for seed in seeds[1:]:
+        again = ctx.explainer.explain(ctx.model, [req], granularity=ctx.granularity, seed=seed)[0]
+        if not again.ok or again.scores.shape != runs[0].shape:
+            return None
+        runs.append(np.asarray(again.scores, dtype=np.float64))
+    return np.mean(runs, axis=0)
+
+
+def _explain_without(ctx: Context, req: Request, task, j: int, seeds: list[int]) -> np.ndarray | None:
+    """Attributions (aligned with the original features minus ``j``) of the input without feature ``j``,
+    averaged over ``seeds``."""
+    runs = [_explain_without_once(ctx, req, task, j, seed) for seed in seeds]
+    if any(r is None for r in runs):
+        return None
+    return np.mean(runs, axis=0)
+
+
+def _explain_without_once(ctx: Context, req: Request, task, j: int, seed: int) -> np.ndarray | None:
+    explainer = ctx.explainer
     if ctx.granularity == "history":
         item = int(task.feature_ids[j])
         hist = np.asarray(req.history)
@@ -149,16 +198,21 @@ def _perturbation(ctx: Context) -> StageOutput:
         masks[np.arange(len(candidates)), candidates] = 0.0
         _, ranks = task.score_and_rank(torch.from_numpy(masks))
         limit = max(cfg.stability_k, ref.rank_full)
+        seeds = stability_seeds(ctx)
+        e = _averaged(ctx, req, expl.scores, seeds)
+        if e is None:
+            out.skipped.append((req.user, "stability: a re-run with another seed gave no comparable explanation"))
+            continue
         perturbed = {}
         for j, rank in zip(candidates, ranks, strict=True):
             if rank <= limit:
-                e_new = _explain_without(ctx, req, task, int(j))
+                e_new = _explain_without(ctx, req, task, int(j), seeds)
                 if e_new is not None:
                     perturbed[int(j)] = e_new
         if not perturbed:
             out.skipped.append((req.user, "stability: no low-importance removal kept the target's rank"))
             continue
-        sens, ris = _compare(expl.scores, perturbed, cfg.eps)
+        sens, ris = _compare(e, perturbed, cfg.eps)
         out.per_user["max_sensitivity"][i] = sens
         out.per_user["relative_input_stability"][i] = ris
     return out
@@ -188,19 +242,35 @@ def _compare(e: np.ndarray, perturbed: dict[int, np.ndarray], eps: float) -> tup
 
     sens = float(sensitivity_max(explain, torch.ones(1, f, dtype=torch.float64), perturb,
                                  n_perturb_samples=len(kept), max_examples_per_batch=len(kept))[0])
-    ratios = []
-    for j in kept:
-        rest = np.delete(e, j)
-        norm = np.linalg.norm(rest)
-        ratios.append(np.linalg.norm(rest - perturbed[j]) / norm * np.sqrt(f) if norm > eps else np.nan)
-    ris = float(np.max(ratios)) if np.all(np.isfinite(ratios)) else float("nan")
+    ris = relative_input_stability(e, perturbed, eps)
     return sens, ris
+
+
+#: attributions with ``|e_k|`` below this share of ``max |e|`` are floored in RIS's denominator
+RIS_FLOOR = 1e-4
+
+
+def relative_input_stability(e: np.ndarray, perturbed: dict[int, np.ndarray], eps: float) -> float:
+    """Agarwal et al.'s RIS of attributions ``e`` (F values) against ``perturbed[j]``, the attributions
+    of the input without feature ``j`` (F - 1 values, aligned with ``e`` minus position ``j``)."""
+    e = np.asarray(e, dtype=np.float64)
+    top = float(np.max(np.abs(e))) if len(e) else 0.0
+    if not top > eps:
+        return float("nan")  # an all-zero explanation has no relative change
+    floor = RIS_FLOOR * top
+    ratios = []
+    for j, e_new in perturbed.items():
+        rest = np.delete(e, j)
+        denom = np.where(np.abs(rest) < floor, np.where(rest < 0, -floor, floor), rest)
+        x_change = 1.0  # ||(x - x') / x||_2 of the feature mask with one of F features removed
+        ratios.append(np.linalg.norm((rest - np.asarray(e_new, dtype=np.float64)) / denom) / max(x_change, eps))
+    return float(np.max(ratios)) if ratios else float("nan")
 
 
 STAGES.register("run-to-run", Stage(
     name="run-to-run",
     kind="batch",
-    metric_names=lambda cfg: ("run_kendall_tau", f"run_jaccard@{cfg.jaccard_k}"),
+    metric_names=lambda cfg: ("run_kendall_tau", f"run_jaccard@{cfg.jaccard_k}", "run_sensitivity"),
     run_batch=_run_to_run,
 ))
 STAGES.register("input-perturbation", Stage(

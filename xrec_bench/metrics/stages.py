@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reference:
-    """The target's score and rank with every feature present and with none (per explanation)."""
+    """The target's score and rank with every feature present and with none (per explanation).
+
+    Score-based metrics are scaled by ``score_sd``, the spread of all items' scores with the full
+    input, never by ``s_full - s_empty``: the empty input (no history, no words) is a state the
+    models never see in training, so a scale anchored on it is arbitrary (see
+    :mod:`xrec_bench.metrics.faithfulness`). ``s_empty`` is kept as a recorded fact only.
+    """
 
     s_full: float
     s_empty: float
@@ -42,28 +48,19 @@ class Reference:
     eps: float
     #: standard deviation of all items' scores with the full input (the model's score scale here)
     score_sd: float = 0.0
-    min_span: float = 0.0
 
     @property
-    def span(self) -> float:
-        """``s_full - s_empty``; NaN when it is too small to divide by (see :meth:`normalise`)."""
-        d = self.s_full - self.s_empty
-        floor = max(self.eps * max(1.0, abs(self.s_full)), self.min_span * self.score_sd)
-        if not np.isfinite(d) or abs(d) < floor:
+    def scale(self) -> float:
+        """``score_sd``; NaN when it is too small to divide by (every item scores the same)."""
+        sd = self.score_sd
+        if not np.isfinite(sd) or sd <= self.eps * max(1.0, abs(self.s_full)):
             return float("nan")
-        return float(d)
+        return float(sd)
 
-    def normalise(self, scores: np.ndarray) -> np.ndarray:
-        """Rescale scores so that the empty input is 0 and the full input is 1.
-
-        Scores of text recommenders are cosines or dot products whose scale differs by user, and
-        can be negative; this makes curves and areas comparable across users. When the full and
-        empty scores are closer than ``min_span`` standard deviations of all items' scores, the
-        features barely move the target compared with how items differ, the rescaling would blow
-        small score changes up into huge values (one such user can dominate a mean), and the
-        result is NaN (the user is recorded as skipped for these metrics).
-        """
-        return (np.asarray(scores, dtype=np.float64) - self.s_empty) / self.span
+    def scaled_change(self, scores: np.ndarray) -> np.ndarray:
+        """``(s - s_full) / score_sd``: the score change from the full input in units of the spread of
+        the items' scores (0 at the full input; negative where the target lost score)."""
+        return (np.asarray(scores, dtype=np.float64) - self.s_full) / self.scale
 
 
 def score_sd(task: FeatureTask) -> float:

@@ -101,9 +101,42 @@ class TextEncoder(nn.Module):
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Mean-pooled last hidden states ``[B, H]`` (all layers)."""
+        """Mean-pooled last hidden states ``[B, H]`` (all layers).
+
+        An integer (or bool) ``attention_mask`` is BERT's own; a floating one is a soft word presence
+        in [0, 1] (:meth:`soft_forward`), equal to BERT's at 0/1 values.
+        """
+        if attention_mask.is_floating_point():
+            return self.soft_forward(input_ids, attention_mask)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
+
+    def soft_forward(self, input_ids: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
+        """The forward pass with a soft presence ``alpha in [0, 1]`` per token ``[B, T]``, differentiable in it.
+
+        A token of presence ``alpha`` gets its attention weight multiplied by ``alpha`` (the additive
+        mask ``log(alpha)``: softmax weights ``alpha_j exp(s_j) / sum_k alpha_k exp(s_k)``) and its
+        weight in the mean pooling set to ``alpha``. At ``alpha = 1`` this is the full input; at
+        ``alpha = 0`` the token is exactly out of the attention mask, i.e. removed the way the metrics
+        remove words, so a path integral over ``alpha`` (integrated gradients) sums to the score change
+        of the metrics' removal. In between the function is smooth (rational in ``alpha``).
+        """
+        layers = self.layers
+        if layers is None:
+            raise ValueError(
+                f"{type(self.model).__name__} has no 'encoder.layer' list, so a soft word presence cannot be "
+                "applied; explain it with a binary attention mask (perturbation explainers) instead."
+            )
+        hidden = self.model.embeddings(input_ids=input_ids)
+        alpha = presence.to(hidden.dtype)
+        floor = torch.finfo(hidden.dtype).min
+        # clamp before the log so that the gradient at alpha = 0 is 0, not 0 * inf
+        ext = torch.where(alpha > 0, torch.log(alpha.clamp_min(1e-30)), torch.full_like(alpha, floor))
+        ext = ext[:, None, None, :]
+        for layer in layers:
+            out = layer(hidden, attention_mask=ext)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return mean_pool(hidden, alpha)
 
     def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_layers: int) -> torch.Tensor:
         """Hidden states ``[B, T, H]`` after the embeddings and the first ``n_layers`` layers."""

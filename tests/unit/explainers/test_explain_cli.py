@@ -106,7 +106,7 @@ def test_unknown_explainer_gets_a_suggestion(patched, capsys):
 
 
 def test_profile_prints_costs_and_planted_cause_rate(patched, capsys):
-    code = main([*ARGS, "--explainer", "leave-one-out,random", "--granularity", "history", "--profile", "1",
+    code = main([*ARGS, "--explainer", "leave-one-out,random", "--granularity", "history", "--profile", "1", "--target", "test-item",
                  "--param", "n_samples=10", "--json"])  # fmt: skip
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and [r["explainer"] for r in rows] == ["leave-one-out", "random"]

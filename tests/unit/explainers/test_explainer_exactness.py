@@ -48,11 +48,14 @@ def test_linear_attribution_is_recovered(name, granularity, toy, data):
     np.testing.assert_allclose(exp.scores, truth, rtol=1e-4, atol=1e-4)
 
 
-def test_integrated_gradients_on_tokens_is_relative_to_the_pad_embedding(toy, data):
-    """Tokens: the path starts at [PAD] (id 0) embeddings, so IG = (E[id] - E[pad]) . u per word."""
+def test_integrated_gradients_on_tokens_starts_at_the_metrics_removal(toy, data):
+    """Tokens: the path starts at every word out of the attention mask (the metrics' removal), not at
+    [PAD] embeddings, so on the toy (linear in the mask) IG = E[id] . u per word, the exact effect."""
     emb = toy.embedding.weight.detach().numpy().astype(np.float64)
-    truth = (emb[toy.texts[TARGET]] - emb[0]) @ toy.user_vec
+    truth = emb[toy.texts[TARGET]] @ toy.user_vec
     np.testing.assert_allclose(_explain("integrated-gradients", toy, data, "tokens").scores, truth, rtol=1e-4)
+    pad_based = (emb[toy.texts[TARGET]] - emb[0]) @ toy.user_vec
+    assert not np.allclose(truth, pad_based, rtol=1e-2)
 
 
 def test_gradient_shap_on_tokens_matches_ig_on_a_linear_model(toy, data):

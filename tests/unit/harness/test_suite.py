@@ -38,7 +38,7 @@ def test_fake_suite_parses_with_defaults():
     assert suite.datasets[1].options == {"size": 3} and suite.datasets[0].split == "leave-last-out"
     assert [e.name for e in suite.explainers][:2] == ["random", "oracle"]
     assert suite.users == {"history": 60, "tokens": 30}
-    assert suite.metrics is None and suite.targets == "test-item"
+    assert suite.metrics is None and suite.targets == "top-recommendation"
     assert suite.content_hash == content_hash(_raw())
 
 

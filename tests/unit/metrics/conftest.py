@@ -46,7 +46,7 @@ def toy():
 
 def make_requests(model, n, *, length=6, seed=0, positive=True):
     """``n`` requests whose full-history target score is > 1 and above half the sd of all items' scores
-    (so that score-normalised metrics are defined: see ``EvalConfig.min_span``)."""
+    (a target the history clearly supports)."""
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:

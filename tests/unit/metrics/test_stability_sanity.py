@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from captum.metrics import infidelity
 
 from tests.unit.metrics.conftest import ExactLinear, Position, RandomScores
 from xrec_bench.explainers.base import Request
 from xrec_bench.metrics import EvalConfig, evaluate_explainer
 from xrec_bench.metrics._tasks import WithoutFeature
+from xrec_bench.metrics.infidelity import mask_infidelity
+from xrec_bench.metrics.stability import relative_input_stability
 
 STAB = ["run_kendall_tau", "max_sensitivity"]
 
@@ -104,9 +107,92 @@ def test_infidelity_is_zero_for_exact_linear_attributions(toy, requests, granula
     scaled = evaluate_explainer(toy, Scaled(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
     np.testing.assert_allclose(scaled.per_user["infidelity"], 0.0, atol=1e-6)
 
+    # the fitted scale is clamped at 0: the negated exact explanation scores far worse than the exact one
+    class Negated(ExactLinear):
+        name = "test-negated"
+
+        def _attribute(self, task, rng):
+            return -super()._attribute(task, rng)
+
+    neg = evaluate_explainer(toy, Negated(), requests, granularity=granularity, seed=0, metrics=["infidelity"])
+    assert np.all(neg.per_user["infidelity"] > exact.per_user["infidelity"] + 1e-3)
+
+
+def test_infidelity_on_an_additive_model_by_hand_and_against_captum():
+    w = np.array([3.0, -1.0, 0.5, 2.0])
+
+    def forward(mask):
+        return mask.to(torch.float64) @ torch.as_tensor(w)
+
+    kw = dict(n_samples=64, drop=0.25, seed=3)
+    assert mask_infidelity(forward, w, **kw) == pytest.approx(0.0, abs=1e-12)
+    # negated: beta would be -1 (a perfect fit); clamped at 0 the value is mean(b^2), that of all zeros
+    zero = mask_infidelity(forward, np.zeros(4), **kw)
+    assert zero > 0.5 and mask_infidelity(forward, -w, **kw) == pytest.approx(zero)
+    # where the fitted scale is positive the value is captum's infidelity(normalize=True)
+    noisy = w + np.array([0.5, 0.3, -0.4, 0.1])
+    gen = torch.Generator().manual_seed(3)
+
+    def perturb(x):
+        removed = (torch.rand(x.shape, generator=gen) < 0.25).to(x.dtype)
+        return removed, x * (1.0 - removed)
+
+    ref = infidelity(lambda m: forward(m), perturb, torch.ones(1, 4, dtype=torch.float64),
+                     torch.as_tensor(noisy).reshape(1, -1), n_perturb_samples=64, max_examples_per_batch=64,
+                     normalize=True)
+    assert mask_infidelity(forward, noisy, **kw) == pytest.approx(float(ref[0]), rel=1e-9)
+
 
 def test_request_in_history_is_skipped_not_crashing(toy, requests):
     bad = Request(user=99, target=int(requests[0].history[0]), history=requests[0].history)
     r = evaluate_explainer(toy, ExactLinear(), [*requests[:2], bad], granularity="history", seed=0)
     assert np.isnan(r.per_user["deletion_auc"][2]) and np.isfinite(r.per_user["deletion_auc"][0])
     assert any(user == 99 and "already in the history" in why for user, why in r.skipped)
+
+
+def test_relative_input_stability_by_hand():
+    e = np.array([2.0, -1.0, 0.5, 4.0])
+    # without feature 0: e' on features 1..3 = (-1.5, 0.5, 2.0): relative changes 0.5/-1, 0/0.5, 2/4
+    # without feature 3: e' on features 0..2 = (2.0, -1.0, 1.0): relative changes 0, 0, -0.5/0.5
+    perturbed = {0: np.array([-1.5, 0.5, 2.0]), 3: np.array([2.0, -1.0, 1.0])}
+    expected = max(np.sqrt(0.5**2 + 0 + 0.5**2), 1.0)
+    assert relative_input_stability(e, perturbed, 1e-6) == pytest.approx(expected)
+    # element-wise, not sqrt(F) x max_sensitivity: a small attribution's relative change counts in full
+    tiny = np.array([1.0, 0.01, 1.0])
+    assert relative_input_stability(tiny, {0: np.array([0.02, 1.0])}, 1e-6) == pytest.approx(1.0)
+    # attributions at zero are floored at 1e-4 of the largest |e| (sign kept), not divided by 0
+    zero = np.array([1.0, 0.0, 1.0])
+    assert relative_input_stability(zero, {2: np.array([1.0, 1e-4])}, 1e-6) == pytest.approx(1.0)
+    assert np.isnan(relative_input_stability(np.zeros(3), {0: np.zeros(2)}, 1e-6))
+
+
+class NoisyExact(ExactLinear):
+    """The exact attribution plus sampling noise: faithful and input-stable, but noisy run to run."""
+
+    name = "test-noisy-exact"
+    stochastic = True
+
+    def _attribute(self, task, rng):
+        exact = super()._attribute(task, rng)
+        return exact + rng.normal(0.0, 0.3 * np.abs(exact).mean(), len(exact))
+
+
+def test_run_sensitivity_reports_the_explainers_own_noise(toy, requests):
+    det = evaluate_explainer(toy, ExactLinear(), requests, granularity="history", seed=0, metrics=["run_sensitivity"])
+    np.testing.assert_allclose(det.per_user["run_sensitivity"], 0.0)
+    noisy = evaluate_explainer(toy, NoisyExact(), requests, granularity="history", seed=0,
+                               metrics=["run_sensitivity"])
+    assert np.all(noisy.per_user["run_sensitivity"] > 0.05)
+
+
+def test_input_sensitivity_of_stochastic_explainers_is_measured_on_seed_averages(toy, requests):
+    def sens(seeds):
+        cfg = EvalConfig(stability_seeds=seeds, stability_users=6)
+        r = evaluate_explainer(toy, NoisyExact(), requests, granularity="history", seed=0,
+                               metrics=["max_sensitivity"], config=cfg)
+        return np.nanmean(r.per_user["max_sensitivity"])
+
+    # the exact attribution does not change on the shared features, so all sensitivity here is noise:
+    # averaging 16 seeds cuts it by about 4 (1/sqrt(16))
+    one, many = sens(1), sens(16)
+    assert many < 0.5 * one

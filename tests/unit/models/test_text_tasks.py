@@ -168,3 +168,34 @@ def test_randomized_changes_scores_and_leaves_the_original(models, case, name):
     assert not np.allclose(before, after, atol=1e-4)
     np.testing.assert_array_equal(model.score(np.array([user]), [hist]), before)
     assert rand.feature_task("history", user=user, history=hist, target=target).n_features == len(hist)
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_soft_word_presence_at_0_and_1_is_the_metrics_removal(models, case, name):
+    user, hist, target = case
+    task = models[name].feature_task("tokens", user=user, history=hist, target=target)
+    rng = np.random.default_rng(0)
+    masks = torch.as_tensor(rng.integers(0, 2, size=(4, task.n_features)), dtype=torch.float32)
+    masks[0] = 1.0
+    masks[1] = 0.0
+    binary = task.forward(masks)  # the metrics' removal: word-pieces out of BERT's own attention mask
+    soft = task.forward_ids(task.input_ids.expand(4, -1), task.token_mask(masks).float())
+    np.testing.assert_allclose(soft.detach().numpy(), binary.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_token_integrated_gradients_is_complete_against_the_metrics_removal(models, tiny, name):
+    from xrec_bench.explainers import get_explainer
+
+    ds, split = tiny
+    cases = split.cases("test")
+    ig = get_explainer("integrated-gradients", n_steps=32)
+    for row in range(3):
+        user, hist, target = int(cases.users[row]), cases.histories[row], int(cases.targets[row][0])
+        task = models[name].feature_task("tokens", user=user, history=hist, target=target)
+        attr = ig.explain_task(task, seed=0).scores
+        with torch.no_grad():
+            s_full = task.forward(task.full_mask()).item()
+            s_removed = task.forward(torch.zeros(1, task.n_features)).item()  # every word removed, metrics' way
+        assert abs(s_full - s_removed) > 1e-4
+        assert attr.sum() == pytest.approx(s_full - s_removed, rel=0.05)
