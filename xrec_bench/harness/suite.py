@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xrec_bench.paths import shipped_dir
+from xrec_bench.paths import shipped_dir, slug_problem
 
 try:
     import tomllib
@@ -234,6 +234,9 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
 
     checker.unknown_keys(raw, _TOP_KEYS, "the suite")
     name = checker.typed(raw, "name", str, "the suite")
+    if name is not None and slug_problem(name):
+        errors.append(f"the suite: 'name' {slug_problem(name)} (it names the results folder)")
+        name = None
     version = checker.int_in(raw, "version", 1, None, "the suite")
     description = raw.get("description", "")
     seed = checker.int_in(raw, "seed", 0, 2**32 - 1, "the suite")
@@ -345,6 +348,7 @@ def _dataset(d: Mapping[str, Any], i: int, checker: _Checker, catalog: Catalog) 
     options = checker.table(d, "options", where)
     split_options = checker.table(d, "split_options", where)
     label = d.get("label", name)
+    checker.label(label, where)
     return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options)
 
 
@@ -361,6 +365,7 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
         checker.errors.append(f"{where}: " + _unknown(kind.rstrip("s").replace("baseline", "model"), name, known))
         return None
     params = checker.table(c, "params", where)
+    checker.label(c.get("label", name), where)
     cls = _safe(cls_of, name)
     if cls is not None and params:
         accepted = _accepted_params(cls)
@@ -403,6 +408,11 @@ class _Checker:
                 close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
                 hint = f" Did you mean: {close[0]}?" if close else ""
                 self.errors.append(f"{where}: unknown key {key!r}.{hint} Allowed keys: {', '.join(sorted(allowed))}.")
+
+    def label(self, value: Any, where: str) -> None:
+        problem = slug_problem(value)
+        if problem:
+            self.errors.append(f"{where}: 'label' (or the name it defaults to) {problem} (labels name result files)")
 
     def typed(self, table: Mapping[str, Any], key: str, typ: type, where: str) -> Any:
         if key not in table:
