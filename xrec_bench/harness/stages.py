@@ -83,6 +83,11 @@ class Stages(ABC):
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
+    def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:
+        """Fingerprints of the code behind a cell (``explainer`` None: an accuracy cell), for its cache
+        key: editing that code recomputes the cell. Empty here; the real pipeline hashes its sources."""
+        return {}
+
     def environment(self) -> dict[str, Any]:
         return environment()
 
@@ -168,6 +173,16 @@ class RealStages(Stages):
             skipped=[(int(u), str(reason)) for u, reason in result.skipped],
             info={"flags": dict(result.flags), "cost": dict(result.cost)},
         )
+
+    def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:
+        from xrec_bench.harness.fingerprint import code_fingerprint
+
+        if explainer is None:
+            return code_fingerprint(None)
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return code_fingerprint(EXPLAINERS.get(explainer.name).__module__)
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
         from xrec_bench.metrics.base import spec
