@@ -129,6 +129,8 @@ class Catalog:
     metric_granularity: Callable[[str], str | None] = lambda name: None
     #: None if the metric options are valid, else why not
     check_metric_options: Callable[[dict], str | None] = lambda options: None
+    #: problems with a dataset's options and split options (name, options, split, split_options)
+    check_dataset: Callable[[str, dict, str, dict], list[str]] = lambda name, options, split, split_options: []
 
 
 def registry_catalog() -> Catalog:
@@ -181,8 +183,13 @@ def registry_catalog() -> Catalog:
             return str(exc)
         return None
 
+    def check_dataset(name, options, split, split_options):
+        from xrec_bench.datasets.loader import option_problems
+
+        return option_problems(name, options, split, split_options)
+
     return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity,
-                   check_metric_options)
+                   check_metric_options, check_dataset)
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
@@ -347,6 +354,9 @@ def _dataset(d: Mapping[str, Any], i: int, checker: _Checker, catalog: Catalog) 
                               + (f" Did you mean: {close[0]}?" if close else ""))
     options = checker.table(d, "options", where)
     split_options = checker.table(d, "split_options", where)
+    if name in known and split in SPLIT_STRATEGIES and not checker.errors_about(where):
+        for problem in _safe(catalog.check_dataset, name, options, split, split_options) or ():
+            checker.errors.append(f"{where}: {problem}")
     label = d.get("label", name)
     checker.label(label, where)
     return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options)
@@ -408,6 +418,9 @@ class _Checker:
                 close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
                 hint = f" Did you mean: {close[0]}?" if close else ""
                 self.errors.append(f"{where}: unknown key {key!r}.{hint} Allowed keys: {', '.join(sorted(allowed))}.")
+
+    def errors_about(self, where: str) -> bool:
+        return any(e.startswith(f"{where}:") for e in self.errors)
 
     def label(self, value: Any, where: str) -> None:
         problem = slug_problem(value)
