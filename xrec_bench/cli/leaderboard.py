@@ -71,7 +71,14 @@ def diff(args: argparse.Namespace) -> int:
         path = p / "leaderboard.json" if p.is_dir() else p
         if not path.is_file():
             raise CliError(f"No leaderboard.json at {p}: build one with 'xrec-bench leaderboard build'.")
-        boards.append(read_json(path))
+        try:
+            board = read_json(path)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CliError(f"{path} is not JSON ({type(exc).__name__}: {exc}); pass a leaderboard.json that "
+                           "'xrec-bench leaderboard build' wrote.") from None
+        if not isinstance(board, dict) or board.get("kind") != "leaderboard" or not isinstance(board.get("tables"), list):
+            raise CliError(f"{path} is not a leaderboard.json (no kind = 'leaderboard' and tables).")
+        boards.append(board)
     found = table_differences(*boards, ignore_latency=not args.with_latency)
     for line in found:
         print(line)

@@ -102,13 +102,15 @@ def sample_cases(n_cases: int, n_users: int, seed: int) -> np.ndarray:
 class RealStages(Stages):
     """The xrec-bench pipeline: datasets -> models -> explainers -> metrics."""
 
-    def __init__(self, *, progress: bool = False) -> None:
+    def __init__(self, *, progress: bool = False, mirror: str | None = None) -> None:
         self.progress = progress
+        self.mirror = mirror  # None: $XREC_BENCH_MIRROR, else the official URLs
 
     def load(self, spec: DatasetSpec) -> LoadedData:
         from xrec_bench.datasets import load_dataset, make_split
 
-        dataset = load_dataset(spec.name, progress=self.progress, **spec.options)
+        extra = {"mirror": self.mirror} if self.mirror else {}
+        dataset = load_dataset(spec.name, progress=self.progress, **extra, **spec.options)
         split = make_split(dataset, spec.split, **spec.split_options)
         summary = {"n_users": dataset.n_users, "n_items": dataset.n_items,
                    "n_interactions": int(len(dataset.interactions)), "version": dataset.version,
