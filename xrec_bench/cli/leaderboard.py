@@ -41,7 +41,10 @@ def build(args: argparse.Namespace) -> int:
     from xrec_bench.leaderboard.write import write_leaderboard
 
     board = _board(args.runs)
-    target = write_leaderboard(board, args.out)
+    try:
+        target = write_leaderboard(board, args.out)
+    except ValueError as exc:  # a name that would write outside --out (UnsafePathError) or is not a slug
+        raise CliError(str(exc)) from None
     print(f"leaderboard of {board.suite['name']} v{board.suite['version']} ({len(board.cells)} cells, "
           f"{len(board.runs)} run(s)) written to {target}")
     return 0

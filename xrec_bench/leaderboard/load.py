@@ -115,8 +115,8 @@ def record_problems(record: dict[str, Any]) -> list[str]:
     else:
         for label, info in datasets.items():
             name(label, "datasets label")
-            if not isinstance(info, dict):
-                problems.append(f"datasets[{label!r}] must be a table.")
+            if not isinstance(info, dict) or not isinstance(info.get("fingerprint"), str):
+                problems.append(f"datasets[{label!r}] must be a table with a 'fingerprint' string.")
     cells = record.get("cells")
     if not isinstance(cells, list):
         problems.append(f"'cells' must be a list. Got {type(cells).__name__} instead.")
