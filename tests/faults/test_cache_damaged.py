@@ -72,7 +72,12 @@ def test_a_truncated_checkpoint_is_moved_aside_and_retrained(cache, caplog):
 
 def test_a_checkpoint_whose_weights_were_swapped_is_refused(cache, tmp_path):
     from xrec_bench.datasets import make_split
-    from xrec_bench.models.checkpoint import WEIGHTS_FILE, DamagedCheckpointError, load_checkpoint, save_checkpoint
+    from xrec_bench.models.checkpoint import (
+        WEIGHTS_FILE,
+        DamagedCheckpointError,
+        load_checkpoint,
+        save_checkpoint,
+    )
 
     data = prepare_dataset("synthetic", progress=False, **OPTIONS).dataset
     split = make_split(data)

@@ -104,10 +104,10 @@ def peak_memory_mb() -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from xrec_bench.datasets import load_dataset, make_split
-    from xrec_bench.metrics.accuracy import evaluate_ranking, summarize
-    from xrec_bench.models import MODELS, fit_or_load
     from xrec_bench.datasets.errors import DatasetError
     from xrec_bench.io import UnsafeArchiveError
+    from xrec_bench.metrics.accuracy import evaluate_ranking, summarize
+    from xrec_bench.models import MODELS, fit_or_load
     from xrec_bench.registry import UnknownNameError
 
     if args.model not in MODELS:

@@ -16,7 +16,7 @@ import inspect
 from pathlib import Path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module_sources(module: str) -> str:
     """sha256 (16 hex digits) of a module's source file, or of every ``.py`` file of a package."""
     mod = importlib.import_module(module)
