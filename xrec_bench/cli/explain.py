@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from xrec_bench.models import MODELS
 
-        MODELS.get(args.model).resolve_params(model_params)  # bad parameters fail before any loading
+        if args.model in MODELS:  # bad parameters fail before any loading (an unknown name: fit_or_load says)
+            MODELS.get(args.model).resolve_params(model_params)
         dataset = load_dataset(args.dataset)
     except (DatasetError, UnsafeArchiveError, TypeError, ValueError, KeyError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
