@@ -43,6 +43,7 @@ ATTACKS = {
     "markup in a model label": lambda r: r["cells"][0]["key"].__setitem__("model", "<script>alert(1)</script>"),
     "metric values that are not numbers": lambda r: r["cells"][0].__setitem__("metrics", {"ndcg@10": ["<b>"]}),
     "no suite": lambda r: r.pop("suite"),
+    "traversal run id": lambda r: r.__setitem__("run_id", "../../../tmp/x"),
 }
 
 

@@ -95,6 +95,14 @@ def record_problems(record: dict[str, Any]) -> list[str]:
         if why:
             problems.append(f"{where} {why}")
 
+    run_ids = [record["run_id"]] if "run_id" in record else []
+    runs = record.get("runs") or []
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        problems.append("'runs' must be a list of tables.")
+        runs = []
+    run_ids += [r["run_id"] for r in runs if "run_id" in r]
+    for run_id in run_ids:  # run ids name record files (submissions store records under them)
+        name(run_id, "run_id")
     suite = record.get("suite")
     if not isinstance(suite, dict):
         return [f"'suite' must be a table with name, version and content_hash (which suite was run). "
