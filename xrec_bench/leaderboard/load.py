@@ -112,15 +112,17 @@ def record_problems(record: dict[str, Any]) -> list[str]:
     v = suite.get("version")
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         problems.append(f"suite.version must be an int >= 1. Got {v!r} instead.")
+    # hashes and datasets are required to merge (merge() says so); here: typed wherever present
     h = suite.get("content_hash")
-    if not isinstance(h, str) or not h.isalnum():
+    if h is not None and (not isinstance(h, str) or not h.isalnum()):
         problems.append(f"suite.content_hash must be a hex digest. Got {h!r} instead.")
-    if not isinstance(record.get("config_hash"), str) or not record["config_hash"].isalnum():
-        problems.append(f"'config_hash' must be a hex digest. Got {record.get('config_hash')!r} instead.")
+    h = record.get("config_hash")
+    if h is not None and (not isinstance(h, str) or not h.isalnum()):
+        problems.append(f"'config_hash' must be a hex digest. Got {h!r} instead.")
     datasets = record.get("datasets")
-    if not isinstance(datasets, dict):
+    if datasets is not None and not isinstance(datasets, dict):
         problems.append(f"'datasets' must be a table. Got {type(datasets).__name__} instead.")
-    else:
+    elif datasets is not None:
         for label, info in datasets.items():
             name(label, "datasets label")
             if not isinstance(info, dict) or not isinstance(info.get("fingerprint"), str):
@@ -165,6 +167,12 @@ def load_board(paths: list[str | Path]) -> Board:
 def merge(records: list[dict[str, Any]]) -> Board:
     if not records:
         raise MergeError("Nothing to merge: no run records.")
+    for rec in records:
+        missing = [k for k in ("config_hash", "datasets") if rec.get(k) is None]
+        missing += ["suite.content_hash"] if rec["suite"].get("content_hash") is None else []
+        if missing:
+            raise MergeError(f"Cannot merge {_rid(rec)}: it lacks {', '.join(missing)} (a run record written by "
+                             "'xrec-bench run' has them). Pass run records or a leaderboard.json.")
     first = records[0]
     suite = first["suite"]
     for rec in records[1:]:
