@@ -81,3 +81,11 @@ def test_the_writer_checks_paths_even_for_a_board_built_in_code(tmp_path, record
             write_leaderboard(board, tmp_path / "out", plots=False)
     assert not (tmp_path / "escape").exists() and not list((tmp_path).glob("out/**/*.json"))
     assert issubclass(UnsafePathError, ValueError)
+
+
+def test_a_record_without_hashes_is_refused_by_the_merge(tmp_path, record):
+    from xrec_bench.leaderboard.load import MergeError
+
+    path = _forge(tmp_path, record, lambda r: r.pop("config_hash"))
+    with pytest.raises(MergeError, match="lacks config_hash"):
+        load_board([path])
