@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -53,3 +54,37 @@ def mirror() -> str | None:
         logger.info("Using the optional mirror folder %s ($XREC_BENCH_OPTIONAL_MIRROR).", optional)
         return optional
     return None
+
+
+#: a name that may become a file or folder name: letters, digits, ``.``, ``_``, ``-``; starts with a
+#: letter or digit (so never ``.``, ``..`` or a hidden file), at most 80 characters
+SLUG_RULE = "1-80 characters from A-Z a-z 0-9 . _ - starting with a letter or digit"
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+def slug_problem(value: object) -> str | None:
+    """None if ``value`` is a safe name (suite name, dataset/model/explainer label), else why not.
+
+    Names from suites and run records become file names and page text; anything else (``/``,
+    ``..``, spaces, markup, control characters) is refused rather than rewritten, so two different
+    names can never map to one file.
+    """
+    if not isinstance(value, str):
+        return f"must be a string ({SLUG_RULE}). Got {type(value).__name__} {value!r} instead."
+    if not _SLUG.fullmatch(value):
+        return f"must be {SLUG_RULE}. Got {value!r} instead."
+    return None
+
+
+class UnsafePathError(ValueError):
+    """An output path that would land outside its output folder."""
+
+
+def inside(root: str | os.PathLike, *parts: str) -> Path:
+    """``root / parts...``, refused unless the resolved path stays under the resolved ``root``."""
+    base = Path(root).resolve()
+    target = base.joinpath(*parts).resolve()
+    if target != base and not target.is_relative_to(base):
+        raise UnsafePathError(f"Refusing to write {target}: it is outside the output folder {base}. "
+                              "A suite or run record supplied a name that is not a plain file name.")
+    return target

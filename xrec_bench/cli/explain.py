@@ -80,9 +80,21 @@ def run(args: argparse.Namespace) -> int:
     names = _explainer_names(args.explainer, EXPLAINERS, allow_many=args.profile is not None)
     if args.profile is None and args.user is None:
         raise CliError("--user is required (or --profile N for a cost table over N users).")
-    dataset = load_dataset(args.dataset)
-    split = make_split(dataset, "leave-last-out")
+    from xrec_bench.datasets.errors import DatasetError
+    from xrec_bench.io import UnsafeArchiveError
+
     model_params = _parse_params(args.model_param, flag="--model-param") or None
+    try:
+        from xrec_bench.models import MODELS
+
+        if args.model in MODELS:  # bad parameters fail before any loading (an unknown name: fit_or_load says)
+            MODELS.get(args.model).resolve_params(model_params)
+        dataset = load_dataset(args.dataset)
+    except (DatasetError, UnsafeArchiveError, TypeError, ValueError, KeyError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    split = make_split(dataset, "leave-last-out")
+    if args.profile is None:  # a wrong --user/--item is reported before the model loads or trains
+        _request_rows(args, dataset, split)
     model = fit_or_load(dataset, split, args.model, params=model_params, seed=args.seed)
     if args.granularity not in getattr(model, "explainable_granularities", ()):
         raise CliError(f"Model {args.model!r} cannot be explained at {args.granularity!r} granularity.")
@@ -92,14 +104,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- one user -------------------------------------------------------------------------------------------
+def _request_rows(args, dataset, split):
+    """The user's index and test-case rows (CliError for an unknown user or item, or no test case)."""
+    user = _index_of(dataset.users["user_id"], args.user, "user")
+    rows = np.flatnonzero(np.asarray(split.cases("test").users) == user)
+    if len(rows) == 0:
+        raise CliError(f"User {args.user!r} has no test case (fewer than 3 interactions); pick another user.")
+    if args.item is not None:
+        _index_of(dataset.items["item_id"], args.item, "item")
+    return user, rows
+
+
 def _explain_one(args, name, params, dataset, split, model) -> int:
     from xrec_bench.explainers import Request, get_explainer
 
-    user = _index_of(dataset.users["user_id"], args.user, "user")
+    user, rows = _request_rows(args, dataset, split)
     cases = split.cases("test")
-    rows = np.flatnonzero(np.asarray(cases.users) == user)
-    if len(rows) == 0:
-        raise CliError(f"User {args.user!r} has no test case (fewer than 3 interactions); pick another user.")
     history = _last(cases.histories[rows[0]], args.last)
     if args.item is not None:
         item = _index_of(dataset.items["item_id"], args.item, "item")

@@ -44,7 +44,10 @@ def build(args: argparse.Namespace) -> int:
     from xrec_bench.leaderboard.write import write_leaderboard
 
     board = _board(args.runs)
-    target = write_leaderboard(board, args.out)
+    try:
+        target = write_leaderboard(board, args.out)
+    except ValueError as exc:  # a name that would write outside --out (UnsafePathError) or is not a slug
+        raise CliError(str(exc)) from None
     print(f"leaderboard of {board.suite['name']} v{board.suite['version']} ({len(board.cells)} cells, "
           f"{len(board.runs)} run(s)) written to {target}")
     return 0
@@ -74,7 +77,14 @@ def diff(args: argparse.Namespace) -> int:
         path = p / "leaderboard.json" if p.is_dir() else p
         if not path.is_file():
             raise CliError(f"No leaderboard.json at {p}: build one with 'xrec-bench leaderboard build'.")
-        boards.append(read_json(path))
+        try:
+            board = read_json(path)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CliError(f"{path} is not JSON ({type(exc).__name__}: {exc}); pass a leaderboard.json that "
+                           "'xrec-bench leaderboard build' wrote.") from None
+        if not isinstance(board, dict) or board.get("kind") != "leaderboard" or not isinstance(board.get("tables"), list):
+            raise CliError(f"{path} is not a leaderboard.json (no kind = 'leaderboard' and tables).")
+        boards.append(board)
     found = table_differences(*boards, ignore_latency=not args.with_latency)
     for line in found:
         print(line)

@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
                    help="sample at most N users per granularity (smoke runs; recorded, and such runs do not merge "
                    "with full ones)")
     p.add_argument("--retry-failed", action="store_true", help="recompute cells that failed in an earlier run")
+    p.add_argument("--mirror", metavar="URL_OR_DIR", default=None,
+                   help="download datasets from this mirror (a base URL or a local folder) instead of the official "
+                   "URLs; default: $XREC_BENCH_MIRROR")
     p.add_argument("--check", action="store_true", help="validate the suite and print its grid; run nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=main)
@@ -48,9 +51,17 @@ def main(args: argparse.Namespace) -> int:
               f"x {len(suite.granularities)} granularit{'ies' if len(suite.granularities) > 1 else 'y'} x "
               f"{len(suite.seeds)} seed(s); users {suite.users}")
         return 0
+    from xrec_bench.datasets.errors import DatasetError
+    from xrec_bench.io import UnsafeArchiveError
+
     out = args.out or f"runs/{suite.name}"
-    result = run_suite(suite, out, stages=RealStages(progress=not args.no_progress), executor=executor,
-                       retry_failed=args.retry_failed, progress=not args.no_progress, users_override=args.users)
+    try:
+        result = run_suite(suite, out, stages=RealStages(progress=not args.no_progress, mirror=args.mirror),
+                           executor=executor, retry_failed=args.retry_failed, progress=not args.no_progress,
+                           users_override=args.users)
+    except (DatasetError, UnsafeArchiveError) as exc:  # a download or a dataset failed before any cell ran
+        raise CliError(f"{exc}\nNothing was run. Fix the dataset problem above (or pass --mirror) and run again: "
+                       "finished cells are kept.") from None
     print(summarize(result.record))
     print(f"run record: {result.record_path}")
     if result.record["counts"]["failed"]:

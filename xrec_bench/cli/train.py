@@ -104,6 +104,8 @@ def peak_memory_mb() -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from xrec_bench.datasets import load_dataset, make_split
+    from xrec_bench.datasets.errors import DatasetError
+    from xrec_bench.io import UnsafeArchiveError
     from xrec_bench.metrics.accuracy import evaluate_ranking, summarize
     from xrec_bench.models import MODELS, fit_or_load
     from xrec_bench.registry import UnknownNameError
@@ -116,24 +118,27 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--ks expects comma-separated integers, e.g. 10,20. Got {args.ks!r}.") from exc
     params = {**read_config(args.config), **parse_pairs(args.param, "--param")}
     try:
-        MODELS.get(args.model).resolve_params(params)  # unknown parameters fail before any loading
-    except TypeError as exc:
-        raise CliError(str(exc)) from exc
+        MODELS.get(args.model).resolve_params(params)  # unknown or invalid parameters fail before any loading
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     try:
         dataset = load_dataset(
             args.dataset,
             progress=not args.no_progress,
             **parse_pairs(args.dataset_option, "--dataset-option"),
         )
-    except UnknownNameError as exc:
-        raise CliError(str(exc)) from exc
-    split = make_split(dataset, args.split)
+    except (UnknownNameError, DatasetError, UnsafeArchiveError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    try:
+        split = make_split(dataset, args.split)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     try:
         model = fit_or_load(
             dataset, split, args.model, params=params, seed=args.seed, progress=not args.no_progress
         )
-    except TypeError as exc:  # unknown model parameter
-        raise CliError(str(exc)) from exc
+    except (TypeError, ValueError) as exc:  # a parameter the model refuses
+        raise CliError(str(exc)) from None
     start = time.perf_counter()
     per_user = evaluate_ranking(model, split.cases("test"), ks=ks)
     eval_seconds = time.perf_counter() - start

@@ -3,7 +3,8 @@
 Layout of one entry (written into a temporary folder and renamed into place, so a reader never sees a
 half-written entry)::
 
-    meta.json     name, version, checksums, options, stats, and each frame's columns and kinds
+    meta.json     name, version, checksums, options, stats, each frame's columns and kinds, and the
+                  sha256 of the two data files (verified on load: a damaged entry is moved aside and rebuilt)
     arrays.npz    numeric columns, and ragged array columns as values + offsets (np.load, no pickle)
     strings.json  string columns, and tuple-of-string columns
 
@@ -13,7 +14,11 @@ not a dependency. Both files load in well under a second for MovieLens-1M.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +28,10 @@ import pandas as pd
 from xrec_bench.datasets.schema import Dataset
 from xrec_bench.io import atomic_path, read_json, write_json
 
-#: bump when the layout changes; old entries are then simply not found
-FORMAT = 1
+#: bump when the layout changes; old entries are then simply not found (2: data files' sha256 in meta.json)
+FORMAT = 2
+DATA_FILES = ("arrays.npz", "strings.json")
+logger = logging.getLogger(__name__)
 _FRAMES = ("items", "users", "interactions", "impressions", "ground_truth")
 
 
@@ -54,18 +61,48 @@ def save(dataset: Dataset, folder: Path) -> Path:
     with atomic_path(folder, is_dir=True) as tmp:
         np.savez(tmp / "arrays.npz", **arrays)
         (tmp / "strings.json").write_text(json.dumps(strings, ensure_ascii=False), encoding="utf-8")
+        meta["files"] = {name: sha256_file(tmp / name) for name in DATA_FILES}
         write_json(tmp / "meta.json", meta)
     return folder
 
 
 def load(folder: Path) -> Dataset | None:
-    """The dataset stored in ``folder``, or None if there is no (complete, current-format) entry."""
+    """The dataset stored in ``folder``, or None if there is no (complete, current-format) entry.
+
+    A damaged entry (unreadable ``meta.json``, a data file whose sha256 differs from the one recorded
+    when it was written, or one that does not decode) is logged, moved aside to
+    ``<folder>.damaged-<time>`` for inspection, and reported as absent, so the caller rebuilds it.
+    """
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         return None
-    meta = read_json(meta_path)
-    if meta.get("format") != FORMAT:
+    try:
+        return _load(folder)
+    except _Outdated:
         return None
+    except Exception as exc:  # noqa: BLE001 - any failure to read a cache entry means: rebuild it
+        quarantine(folder, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+class _Outdated(Exception):
+    """An entry of another format: not damaged, simply not ours."""
+
+
+def _load(folder: Path) -> Dataset:
+    meta = read_json(folder / "meta.json")
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta.json holds a {type(meta).__name__}, not a table")
+    if meta.get("format") != FORMAT:
+        raise _Outdated
+    recorded = meta.get("files")
+    if not isinstance(recorded, dict):
+        raise ValueError("meta.json records no checksums of the data files")
+    for name in DATA_FILES:
+        actual = sha256_file(folder / name)
+        if actual != recorded.get(name):
+            raise ValueError(f"{name} has sha256 {actual[:12]}, but {str(recorded.get(name))[:12]} was recorded "
+                             "when it was written")
     strings = json.loads((folder / "strings.json").read_text(encoding="utf-8"))
     frames: dict[str, pd.DataFrame] = {}
     with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
@@ -80,6 +117,25 @@ def load(folder: Path) -> Dataset | None:
         stats=meta["stats"],
         **{name: frames.get(name) for name in _FRAMES},
     )
+
+
+def quarantine(folder: Path, why: str) -> Path | None:
+    """Move a damaged cache entry aside (kept for inspection, never read again); returns where."""
+    aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    try:
+        os.rename(folder, aside)
+    except FileNotFoundError:  # another process moved it first
+        return None
+    logger.warning("The cache entry %s is damaged (%s); moved it to %s and rebuilding it.", folder, why, aside)
+    return aside
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _encode(series: pd.Series, key: str, arrays: dict, strings: dict) -> str:

@@ -121,6 +121,26 @@ def _parse(card: Card, parser: Any, files: dict[str, Path], options: dict[str, A
         ) from exc
 
 
+def option_problems(name: str, options: Mapping[str, Any], split: str = "leave-last-out",
+                    split_options: Mapping[str, Any] | None = None) -> list[str]:
+    """Every problem with a dataset's options and its split's options, found without loading anything:
+    unknown or mistyped options (the card), out-of-range values (the parser's ``check_options``, if it
+    has one), and the split strategy's options."""
+    from xrec_bench.datasets.splits import split_problems
+
+    problems: list[str] = []
+    try:
+        card = get_card(name)
+        resolved = card.resolve_options(options)
+        card.resolve_files(resolved)
+        check = getattr(importlib.import_module(card.parser.partition(":")[0]), "check_options", None)
+        if check is not None:
+            check(resolved)
+    except (DatasetError, ValueError, TypeError, KeyError) as exc:
+        problems.append(str(exc).strip("'\""))
+    return problems + split_problems(split, dict(split_options or {}))
+
+
 def _entry(card: Card, checksums: Mapping[str, str], options: Mapping[str, Any], strict: bool) -> Path:
     """The cache folder of this card, parser code version, source checksums, options and strict mode.
 

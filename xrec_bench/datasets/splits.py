@@ -66,6 +66,32 @@ def make_split(dataset: Dataset, strategy: str = "leave-last-out", **options: An
     return function(interactions, **options)
 
 
+def split_problems(strategy: str, options: dict[str, Any]) -> list[str]:
+    """What is wrong with ``options`` for ``strategy`` (unknown names, bad values), before any data is loaded.
+
+    The values are checked by running the strategy itself on a tiny frame (4 users x 6 interactions),
+    so the check and the split can never disagree about what is valid."""
+    try:
+        function = SPLIT_STRATEGIES.get(strategy)
+    except (KeyError, ValueError) as exc:
+        return [str(exc)]
+    accepted = [p.name for p in inspect.signature(function).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        return [f"split strategy {strategy!r} got unknown option(s) {', '.join(unknown)}; "
+                f"it accepts: {', '.join(accepted) or 'no options'}."]
+    n_users, per_user = 4, 6
+    tiny = pd.DataFrame({
+        "user": np.repeat(np.arange(n_users), per_user), "item": np.arange(n_users * per_user) % 10,
+        "timestamp": np.arange(n_users * per_user, dtype=np.int64), "rating": np.ones(n_users * per_user),
+    })
+    try:
+        function(_ordered(tiny), **options)
+    except (TypeError, ValueError) as exc:
+        return [f"split {strategy!r}: {exc}"]
+    return []
+
+
 def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
     """The interactions sorted by user, then time, ties kept in frame order, with a fresh index."""
     missing = [c for c in INTERACTION_COLUMNS[:3] if c not in interactions.columns]

@@ -132,6 +132,11 @@ def generate(card: Any, files: Mapping[str, Any] | None, options: Mapping[str, A
     return _generate(name, version, {k: v for k, v in options.items() if k in DEFAULTS})
 
 
+def check_options(options: Mapping[str, Any]) -> None:
+    """Raise ValueError if the generator's options (the keys of :data:`DEFAULTS`) are out of range."""
+    _Params.check({k: v for k, v in options.items() if k in DEFAULTS})
+
+
 @dataclass(frozen=True)
 class _Params:
     seed: int

@@ -13,12 +13,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from xrec_bench.io import read_json, write_json
+from xrec_bench.paths import inside
 
 
 def cache_key(payload: Any) -> str:
@@ -28,6 +30,18 @@ def cache_key(payload: Any) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", str(text))[:60]
+
+
+log = logging.getLogger(__name__)
+
+#: the statuses a stored cell may have
+STATUSES = ("ok", "failed", "skipped")
+
+
+def _is_cell(cell: Any) -> bool:
+    return (isinstance(cell, dict) and isinstance(cell.get("cache_key"), str) and cell.get("status") in STATUSES
+            and isinstance(cell.get("key"), dict) and isinstance(cell.get("metrics", {}), dict)
+            and isinstance(cell.get("reason", ""), str))
 
 
 class CellCache:
@@ -40,16 +54,25 @@ class CellCache:
     def path(self, key: dict[str, Any], digest: str) -> Path:
         what = "accuracy" if key["explainer"] == "-" else f"{_slug(key['granularity'])}__{_slug(key['explainer'])}"
         name = f"{what}__seed{key['seed']}__{digest[:16]}.json"
-        return self.root / "cells" / _slug(key["dataset"]) / _slug(key["model"]) / name
+        parts = ("cells", _slug(key["dataset"]), _slug(key["model"]), name)
+        inside(self.root, *parts)  # labels are slugs (checked when the suite is read); this is the backstop
+        return self.root.joinpath(*parts)
 
     def load(self, path: Path) -> dict[str, Any] | None:
-        """The finished cell at ``path``, or None if there is none (or it is unreadable: recompute)."""
+        """The finished cell at ``path``, or None if there is none (or it is unreadable or not a cell:
+        recompute). A file that parses but has the wrong shape (``[]``, a cell without a status) is
+        treated as absent, never trusted."""
         try:
-            return read_json(path)
+            cell = read_json(path)
         except FileNotFoundError:
             return None
         except (OSError, ValueError):  # a file from an older, non-atomic writer; never from ours
+            log.warning("cell file %s is unreadable; computing the cell again", path)
             return None
+        if not _is_cell(cell):
+            log.warning("cell file %s does not hold a cell (wrong shape); computing the cell again", path)
+            return None
+        return cell
 
     def store(self, path: Path, cell: dict[str, Any]) -> None:
         write_json(path, cell, indent=None)

@@ -104,7 +104,7 @@ def execute_cell(job: CellJob, context: WorkerContext) -> CellOutcome:
     with cache.lock(job.digest):
         existing = cache.load(_path(job))
         if existing is not None and existing.get("cache_key") == job.digest and not (
-            job.retry_failed and existing.get("status") == "failed"
+            existing.get("status") == "failed" and (job.retry_failed or existing.get("retryable"))
         ):
             return _outcome(job, existing, cached=True, elapsed=time.perf_counter() - start)
         with deterministic_torch():  # identical numbers whatever the thread count
@@ -153,8 +153,26 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         log.warning("cell %s failed: %s: %s", _label(job.key), type(exc).__name__, exc)
         log.debug("%s", traceback.format_exc())
         tail = traceback.format_exc(limit=-3).strip().splitlines()
-        record.update(status="failed", reason=f"{type(exc).__name__}: {exc}", traceback=tail[-12:])
+        record.update(status="failed", reason=f"{type(exc).__name__}: {exc}", traceback=tail[-12:],
+                      retryable=is_cache_fault(exc))
     return _finish(record, start)
+
+
+#: exceptions that say a file (a cache entry, a download) was damaged or unreadable, not that the
+#: method failed: a cell that failed with one is computed again by the next run, without --retry-failed
+_CACHE_FAULT_NAMES = {"BadZipFile", "SafetensorError", "DamagedCheckpointError", "JSONDecodeError",
+                      "UnpicklingError", "DatasetError", "ChecksumMismatchError", "CorruptArchiveError",
+                      "DownloadError"}
+
+
+def is_cache_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a damaged or unreadable file."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError | EOFError) or type(exc).__name__ in _CACHE_FAULT_NAMES:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _finish(record: CellRecord, start: float) -> CellRecord:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -51,9 +54,28 @@ class InProcessExecutor(Executor):
 _WORKER: WorkerContext | None = None
 
 
-def _init_worker(stages: Stages) -> None:
+def _init_worker(stages: Stages, parent_pid: int | None = None) -> None:
     global _WORKER
+    if parent_pid is not None:
+        watch_parent(parent_pid)
     _WORKER = WorkerContext(stages)
+
+
+def watch_parent(parent_pid: int, *, interval: float = 1.0) -> threading.Thread:
+    """Exit this process soon after ``parent_pid`` dies (a killed runner must not leave its workers
+    computing, then idle holding their models' memory). A daemon thread polls the parent id: when the
+    parent dies the worker is re-parented, so ``os.getppid()`` changes. Unfinished cells are simply
+    absent (cells are written atomically), so exiting at once loses nothing finished."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(3)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name="xrec-bench-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _pool_execute(job: CellJob) -> CellOutcome:
@@ -73,7 +95,7 @@ class ProcessPoolExecutor(Executor):
             return
         ctx = multiprocessing.get_context("spawn")
         pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(context.stages,))
+                                      initargs=(context.stages, os.getpid()))
         try:
             futures = [pool.submit(_pool_execute, job) for job in jobs]
             for future in cf.as_completed(futures):

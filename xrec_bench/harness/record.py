@@ -50,6 +50,7 @@ class CellRecord(TypedDict, total=False):
     cache_key: str  # sha256 of everything the cell's numbers depend on
     status: str  # "ok" | "failed" | "skipped"
     reason: str  # why failed / skipped ("" when ok)
+    retryable: bool  # failed because a file was damaged or unreadable: the next run computes it again
     cell_seed: int
     dataset_fingerprint: str
     model_revision: dict[str, Any]

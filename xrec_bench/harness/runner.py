@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from xrec_bench.harness.cell import CellJob, CellOutcome, WorkerContext
 from xrec_bench.harness.executor import Executor, InProcessExecutor
 from xrec_bench.harness.record import CELL_FORMAT, SCHEMA_VERSION, RunRecord, git_state, now_iso
 from xrec_bench.harness.stages import LoadedData, Stages
-from xrec_bench.harness.suite import Suite
+from xrec_bench.harness.suite import ComponentSpec, Suite
 from xrec_bench.io import read_json, write_json
 from xrec_bench.seeding import derive_seed
 
@@ -51,8 +51,12 @@ def config_hash(suite: Suite) -> str:
     return cache_key({"suite": suite.content_hash, "users": suite.users})[:16]
 
 
-def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: bool = False) -> list[CellJob]:
-    """Every cell of the suite, in run order (accuracy cells first), with its cache key and path."""
+def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: bool = False,
+         code_fingerprint: Callable[[ComponentSpec | None], dict[str, str]] = lambda explainer: {}) -> list[CellJob]:
+    """Every cell of the suite, in run order (accuracy cells first), with its cache key and path.
+
+    ``code_fingerprint(explainer)`` names the code behind a cell (:meth:`Stages.code_fingerprint`); it is
+    part of the cache key, so a cell computed by other code is not reused."""
     cache = CellCache(out)
     code = {"format": CELL_FORMAT, "package": __version__, "suite": [suite.name, suite.version]}
     jobs: list[CellJob] = []
@@ -65,7 +69,7 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                 common = {"code": code, "dataset": [ds.as_dict(), fingerprint], "model": [model.as_dict(), train_seed]}
                 key = {"dataset": ds.label, "model": model.label, "explainer": ACCURACY, "granularity": ACCURACY,
                        "seed": seed}
-                digest = cache_key({**common, "key": key, "ks": suite.accuracy_ks})
+                digest = cache_key({**common, "key": key, "ks": suite.accuracy_ks, "source": code_fingerprint(None)})
                 jobs.append(CellJob("accuracy", key, digest, str(cache.path(key, digest)), str(out), ds, model,
                                     train_seed, ks=suite.accuracy_ks, retry_failed=retry_failed))
                 if model not in suite.models:
@@ -84,7 +88,7 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                         payload = {**common, "key": key, "explainer": explainer.as_dict(), "cell_seed": cell_seed,
                                    "users_seed": users_seed, "n_users": suite.users[granularity],
                                    "metrics": suite.metrics, "metric_options": suite.metric_options,
-                                   "targets": suite.targets}
+                                   "targets": suite.targets, "source": code_fingerprint(explainer)}
                         digest = cache_key(payload)
                         explain_jobs.append(CellJob(
                             "explainer", key, digest, str(cache.path(key, digest)), str(out), ds, model, train_seed,
@@ -115,7 +119,7 @@ def run_suite(
 
     log.info("suite %s v%s: loading %d dataset(s)", suite.name, suite.version, len(suite.datasets))
     data = {ds.label: context.data(ds) for ds in suite.datasets}
-    jobs = plan(suite, data, out, retry_failed=retry_failed)
+    jobs = plan(suite, data, out, retry_failed=retry_failed, code_fingerprint=stages.code_fingerprint)
     accuracy_jobs = [j for j in jobs if j.kind == "accuracy"]
     explain_jobs = [j for j in jobs if j.kind == "explainer"]
 

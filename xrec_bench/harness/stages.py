@@ -83,6 +83,11 @@ class Stages(ABC):
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
+    def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:
+        """Fingerprints of the code behind a cell (``explainer`` None: an accuracy cell), for its cache
+        key: editing that code recomputes the cell. Empty here; the real pipeline hashes its sources."""
+        return {}
+
     def environment(self) -> dict[str, Any]:
         return environment()
 
@@ -97,13 +102,15 @@ def sample_cases(n_cases: int, n_users: int, seed: int) -> np.ndarray:
 class RealStages(Stages):
     """The xrec-bench pipeline: datasets -> models -> explainers -> metrics."""
 
-    def __init__(self, *, progress: bool = False) -> None:
+    def __init__(self, *, progress: bool = False, mirror: str | None = None) -> None:
         self.progress = progress
+        self.mirror = mirror  # None: $XREC_BENCH_MIRROR, else the official URLs
 
     def load(self, spec: DatasetSpec) -> LoadedData:
         from xrec_bench.datasets import load_dataset, make_split
 
-        dataset = load_dataset(spec.name, progress=self.progress, **spec.options)
+        extra = {"mirror": self.mirror} if self.mirror else {}
+        dataset = load_dataset(spec.name, progress=self.progress, **extra, **spec.options)
         split = make_split(dataset, spec.split, **spec.split_options)
         summary = {"n_users": dataset.n_users, "n_items": dataset.n_items,
                    "n_interactions": int(len(dataset.interactions)), "version": dataset.version,
@@ -166,6 +173,16 @@ class RealStages(Stages):
             skipped=[(int(u), str(reason)) for u, reason in result.skipped],
             info={"flags": dict(result.flags), "cost": dict(result.cost)},
         )
+
+    def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:
+        from xrec_bench.harness.fingerprint import code_fingerprint
+
+        if explainer is None:
+            return code_fingerprint(None)
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return code_fingerprint(EXPLAINERS.get(explainer.name).__module__)
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
         from xrec_bench.metrics.base import spec

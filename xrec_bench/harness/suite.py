@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
-from xrec_bench.paths import shipped_dir
+from xrec_bench.paths import shipped_dir, slug_problem
 
 try:
     import tomllib
@@ -128,6 +128,8 @@ class Catalog:
     metric_granularity: Callable[[str], str | None] = lambda name: None
     #: None if the metric options are valid, else why not
     check_metric_options: Callable[[dict], str | None] = lambda options: None
+    #: problems with a dataset's options and split options (name, options, split, split_options)
+    check_dataset: Callable[[str, dict, str, dict], list[str]] = lambda name, options, split, split_options: []
 
 
 def registry_catalog() -> Catalog:
@@ -180,8 +182,13 @@ def registry_catalog() -> Catalog:
             return str(exc)
         return None
 
+    def check_dataset(name, options, split, split_options):
+        from xrec_bench.datasets.loader import option_problems
+
+        return option_problems(name, options, split, split_options)
+
     return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity,
-                   check_metric_options)
+                   check_metric_options, check_dataset)
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
@@ -233,6 +240,9 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
 
     checker.unknown_keys(raw, _TOP_KEYS, "the suite")
     name = checker.typed(raw, "name", str, "the suite")
+    if name is not None and slug_problem(name):
+        errors.append(f"the suite: 'name' {slug_problem(name)} (it names the results folder)")
+        name = None
     version = checker.int_in(raw, "version", 1, None, "the suite")
     description = raw.get("description", "")
     seed = checker.int_in(raw, "seed", 0, 2**32 - 1, "the suite")
@@ -344,7 +354,11 @@ def _dataset(d: Mapping[str, Any], i: int, checker: _Checker, catalog: Catalog) 
                               + (f" Did you mean: {close[0]}?" if close else ""))
     options = checker.table(d, "options", where)
     split_options = checker.table(d, "split_options", where)
+    if name in known and split in SPLIT_STRATEGIES and not checker.errors_about(where):
+        for problem in _safe(catalog.check_dataset, name, options, split, split_options) or ():
+            checker.errors.append(f"{where}: {problem}")
     label = d.get("label", name)
+    checker.label(label, where)
     return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options)
 
 
@@ -361,6 +375,7 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
         checker.errors.append(f"{where}: " + _unknown(kind.rstrip("s").replace("baseline", "model"), name, known))
         return None
     params = checker.table(c, "params", where)
+    checker.label(c.get("label", name), where)
     cls = _safe(cls_of, name)
     if cls is not None and params:
         accepted = _accepted_params(cls)
@@ -403,6 +418,14 @@ class _Checker:
                 close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
                 hint = f" Did you mean: {close[0]}?" if close else ""
                 self.errors.append(f"{where}: unknown key {key!r}.{hint} Allowed keys: {', '.join(sorted(allowed))}.")
+
+    def errors_about(self, where: str) -> bool:
+        return any(e.startswith(f"{where}:") for e in self.errors)
+
+    def label(self, value: Any, where: str) -> None:
+        problem = slug_problem(value)
+        if problem:
+            self.errors.append(f"{where}: 'label' (or the name it defaults to) {problem} (labels name result files)")
 
     def typed(self, table: Mapping[str, Any], key: str, typ: type, where: str) -> Any:
         if key not in table:

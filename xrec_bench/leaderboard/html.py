@@ -74,7 +74,7 @@ def _table_html(table: Table) -> str:
             cls = ' class="best"' if en.best else ""
             cells.append(f'<td data-value="{est.mean!r}"{cls}>{num(est.mean)}'
                          f'{e(en.marks)}<br><span class="ci">[{num(est.low)}, {num(est.high)}]</span></td>')
-        rows.append(f"<tr><td>{e(row.explainer)}</td><td data-value=\"{row.n_users}\">{row.n_users}</td>"
+        rows.append(f"<tr><td>{e(row.explainer)}</td><td data-value=\"{int(row.n_users)}\">{int(row.n_users)}</td>"
                     + "".join(cells) + "</tr>")
     return (f'<table class="sortable"><thead><tr><th>explainer</th><th>users</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -102,7 +102,7 @@ def render_page(board: Board, tables: list[Table], *, plots: bool = True) -> str
     meta = (f"suite content {e(s['content_hash'][:12])} · config {e(board.config_hash)} · "
             f"{len(runs)} run(s): {e(', '.join(str(r.get('run_id')) for r in runs))} · device {e(str(env.get('device')))} · "
             f"reference workload {num(board.reference_seconds)} s")
-    sections = [f"<h1>{e(s['name'])} v{s['version']}</h1><p class=\"meta\">{meta}</p><p class=\"meta\">{e(LEGEND).replace('**bold**', '<b>bold</b>')}</p>"]
+    sections = [f"<h1>{e(str(s['name']))} v{e(str(s['version']))}</h1><p class=\"meta\">{meta}</p><p class=\"meta\">{e(LEGEND).replace('**bold**', '<b>bold</b>')}</p>"]
     sections.append("<ul>" + "".join(f'<li><a href="#{e(t.slug)}">{e(t.dataset)} · {e(t.granularity)} · '
                                      f"{e(t.model)}</a></li>" for t in tables) + "</ul>")
     for t in tables:
@@ -112,5 +112,5 @@ def render_page(board: Board, tables: list[Table], *, plots: bool = True) -> str
         if plots:
             sections.append(_img(curves_png(t), f"deletion and insertion curves, {t.slug}"))
             sections.append(_img(tradeoff_png(t, board.metric_specs), f"faithfulness vs latency, {t.slug}"))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(s["name"])} v{s["version"]} · '
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(str(s["name"]))} v{e(str(s["version"]))} · '
             f"xrec-bench</title><style>{CSS}</style></head><body>{''.join(sections)}<script>{JS}</script></body></html>\n")

@@ -3,9 +3,11 @@ faithfulness against latency. Returned as PNG bytes so the page can embed them (
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +22,23 @@ def is_latency(name: str, spec: dict[str, Any] | None) -> bool:
     """A cost metric measured in seconds (compared across machines only as a ratio to the reference workload)."""
     group = (spec or {}).get("group")
     return group == "cost" and re.search(r"(time|latency|seconds|_s$)", name) is not None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _literal_text(fn: F) -> F:
+    """Draw every text of the figure literally: labels come from suites and run records, and a ``$``
+    in one must not be parsed as mathtext (``$\\frac{x$`` would crash the build)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _figure():
@@ -38,6 +57,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+@_literal_text
 def curves_png(table: Table) -> bytes | None:
     names = [n for n in CURVE_ORDER if any(n in r.curves for r in table.rows)]
     names += sorted({n for r in table.rows for n in r.curves} - set(names))
@@ -65,6 +85,7 @@ def curves_png(table: Table) -> bytes | None:
     return _png(fig)
 
 
+@_literal_text
 def tradeoff_png(table: Table, specs: dict[str, dict[str, Any]]) -> bytes | None:
     """Faithfulness (y) against mean latency per explanation (x, log scale)."""
     latency = next((m for m in table.metrics if is_latency(m, specs.get(m))), None)

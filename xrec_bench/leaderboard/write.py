@@ -15,6 +15,7 @@ from xrec_bench.io import write_json, write_text
 from xrec_bench.leaderboard.load import Board
 from xrec_bench.leaderboard.tables import NOT_SIG_BEST, NOT_SIG_RANDOM, Entry, Table, build_tables
 from xrec_bench.metrics.stats import Estimate
+from xrec_bench.paths import inside, slug_problem
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,20 @@ def entry_md(e: Entry) -> str:
 
 
 def leaderboard_dir(out: str | Path, board: Board) -> Path:
-    return Path(out) / board.suite["name"] / f"v{board.suite['version']}"
+    """``<out>/<suite>/v<version>``; refused unless the suite name is a slug and the folder lies under ``out``."""
+    name, version = board.suite["name"], board.suite["version"]
+    problem = slug_problem(name)
+    if problem or isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"Refusing to write a leaderboard for suite {name!r} v{version!r}: the name {problem or 'is fine'}; "
+                         "the version must be an int.")
+    inside(out, name, f"v{version}")
+    return Path(out) / name / f"v{version}"
+
+
+def _file(folder: Path, name: str) -> Path:
+    """A file of the leaderboard folder, named from a slug and checked to stay in the folder."""
+    inside(folder, name)
+    return folder / name
 
 
 def write_leaderboard(board: Board, out: str | Path, *, plots: bool = True) -> Path:
@@ -55,12 +69,16 @@ def write_leaderboard(board: Board, out: str | Path, *, plots: bool = True) -> P
 
     target = leaderboard_dir(out, board)
     tables = build_tables(board)
-    write_json(target / "leaderboard.json", board_json(board, tables), indent=None)
     for table in tables:
-        write_text(target / f"{table.slug}.csv", table_frame(table).to_csv(index=False))
-        write_text(target / f"{table.slug}.md", table_markdown(table))
-    write_text(target / "README.md", index_markdown(board, tables))
-    write_text(target / "index.html", render_page(board, tables, plots=plots))
+        for part in (table.dataset, table.model, table.granularity):
+            if slug_problem(part):
+                raise ValueError(f"Refusing to write table {table.slug!r}: {part!r} {slug_problem(part)}")
+    write_json(_file(target, "leaderboard.json"), board_json(board, tables), indent=None)
+    for table in tables:
+        write_text(_file(target, f"{table.slug}.csv"), table_frame(table).to_csv(index=False))
+        write_text(_file(target, f"{table.slug}.md"), table_markdown(table))
+    write_text(_file(target, "README.md"), index_markdown(board, tables))
+    write_text(_file(target, "index.html"), render_page(board, tables, plots=plots))
     log.info("leaderboard written to %s (%d tables)", target, len(tables))
     return target
 

@@ -64,6 +64,14 @@ class EvalConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("infidelity_samples", "jaccard_k", "stability_candidates", "stability_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"EvalConfig.{name} must be an int. Got {value!r} instead.")
+        for name in ("stability_users", "sanity_users"):  # a negative count would slice "all but the last n"
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"EvalConfig.{name} must be None (all users) or an int >= 1. Got {value!r} instead.")
         checks = [
             ("fractions", all(0.0 <= f <= 1.0 for f in self.fractions) and len(self.fractions) >= 2
              and self.fractions[0] == 0.0 and self.fractions[-1] == 1.0, "start at 0, end at 1, lie in [0, 1]"),
@@ -77,6 +85,7 @@ class EvalConfig:
             ("jaccard_k", self.jaccard_k >= 1, "be >= 1"),
             ("rerun", self.rerun in ("all", "stochastic"), "be 'all' or 'stochastic'"),
             ("stability_candidates", self.stability_candidates >= 1, "be >= 1"),
+            ("stability_k", self.stability_k >= 1, "be >= 1"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -39,14 +39,17 @@ class Recommender(ABC):
 
     #: parameter names with their default values; None: any parameters are stored as given
     defaults: ClassVar[dict[str, Any] | None] = None
+    #: the values each parameter accepts (:mod:`xrec_bench.params`); checked on construction
+    constraints: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, **params: Any) -> None:
-        self.params = merge_params(self.name, self.defaults, params) if self.defaults is not None else dict(params)
+        self.params = (merge_params(self.name, self.defaults, params, self.constraints)
+                       if self.defaults is not None else dict(params))
 
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
         """The full parameters (defaults filled in) that a model built with ``params`` uses."""
-        return merge_params(cls.name, cls.defaults or {}, params)
+        return merge_params(cls.name, cls.defaults or {}, params, cls.constraints)
 
     @abstractmethod
     def fit(self, dataset: Dataset, split: Split, *, seed: int = 0) -> Recommender:
@@ -102,12 +105,18 @@ class Recommender(ABC):
         return f"{type(self).__name__}({args})"
 
 
-def merge_params(model: str, defaults: dict, params: dict | None) -> dict:
-    """``defaults`` updated with ``params``; unknown names are refused with the list of known ones."""
+def merge_params(model: str, defaults: dict, params: dict | None, constraints: dict | None = None) -> dict:
+    """``defaults`` updated with ``params``; unknown names are refused with the list of known ones, and
+    values outside their declared ``constraints`` with what was expected (all problems at once)."""
+    from xrec_bench.params import check_params
+
     params = dict(params or {})
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise TypeError(f"Unknown parameter(s) {unknown} for model {model!r}; known: {sorted(defaults)}.")
+    problems = check_params(f"model {model!r}", params, constraints or {})
+    if problems:
+        raise ValueError(" ".join(problems))
     return {**defaults, **params}
 
 

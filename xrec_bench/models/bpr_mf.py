@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from xrec_bench.models.base import NotFittedError, Recommender
 from xrec_bench.models.ranking import check_users, ndcg_at_k, subsample_cases
+from xrec_bench.params import Int, Real
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class BPRMF(Recommender):
     version: ClassVar[str] = "1"
 
     defaults = DEFAULTS
+    constraints = {"dim": (Int(1),), "lr": (Real(0, low_open=True),), "reg": (Real(0),), "batch_size": (Int(1),),
+                   "max_epochs": (Int(1),), "eval_every": (Int(1),), "patience": (Int(1),), "valid_users": (Int(1),)}
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> BPRMF:
         from tqdm.auto import trange

@@ -25,7 +25,7 @@ from xrec_bench.seeding import deterministic_torch
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: config.json records the weights' sha256
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -47,6 +47,7 @@ def save_checkpoint(model: Recommender, path: str | Path) -> Path:
     }
     with io.atomic_path(path, is_dir=True) as tmp:
         save_file(tensors, str(tmp / WEIGHTS_FILE))
+        config["weights_sha256"] = _sha256(tmp / WEIGHTS_FILE)  # verified on load
         io.write_json(tmp / CONFIG_FILE, config)
     return path
 
@@ -61,9 +62,11 @@ def load_checkpoint(path: str | Path) -> Recommender:
     if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(
             f"{path} is not a model checkpoint: expected {CONFIG_FILE} and {WEIGHTS_FILE} in it. "
-            "Delete the folder and train again (fit_or_load does this for cache folders)."
+            "Pass the folder a checkpoint was saved to (fit_or_load moves a damaged cache folder aside and trains again)."
         )
     config = io.read_json(path / CONFIG_FILE)
+    if not isinstance(config, dict):
+        raise ValueError(f"Checkpoint {path}: {CONFIG_FILE} holds a {type(config).__name__}, not a table.")
     if config.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"Checkpoint {path} has format {config.get('format')!r}; this code reads {CHECKPOINT_FORMAT}."
@@ -74,11 +77,28 @@ def load_checkpoint(path: str | Path) -> Recommender:
             f"Checkpoint {path} was written by {config['model']} code version {config['code_version']}; this code "
             f"is version {cls.version}. Train again (fit_or_load keys its cache by code version)."
         )
+    actual = _sha256(path / WEIGHTS_FILE)
+    if actual != config.get("weights_sha256"):
+        raise DamagedCheckpointError(
+            f"Checkpoint {path}: {WEIGHTS_FILE} has sha256 {actual[:12]}, but {str(config.get('weights_sha256'))[:12]} "
+            "was recorded when it was saved (truncated or altered). Train again.")
     model = cls(**config["params"])
     model._restore(config["fitted"], load_file(str(path / WEIGHTS_FILE)))
     model.fit_seconds_ = config.get("fit_seconds")
     model.fit_peak_rss_mb_ = config.get("fit_peak_rss_mb")
     return model
+
+
+class DamagedCheckpointError(ValueError):
+    """A checkpoint whose weights do not match the checksum recorded when it was saved."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def peak_rss_mb() -> float:
@@ -122,6 +142,18 @@ def cache_key(dataset, split, model: str, params: dict[str, Any], seed: int) -> 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _quarantine(folder: Path, why: str) -> None:
+    """Move a damaged model-cache folder aside (kept for inspection) so that it is trained again."""
+    import os
+
+    aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    try:
+        os.rename(folder, aside)
+    except FileNotFoundError:
+        return
+    log.warning("The cached model %s is damaged (%s); moved it to %s and training again.", folder, why, aside)
+
+
 def fit_or_load(
     dataset, split, model: str, *, params: dict[str, Any] | None = None, seed: int = 0, progress: bool = True
 ) -> Recommender:
@@ -133,12 +165,16 @@ def fit_or_load(
     resolved = cls.resolve_params(params)
     key = cache_key(dataset, split, model, resolved, seed)
     folder = paths.cache_dir() / "models" / model / key
-    if (folder / CONFIG_FILE).is_file():
+    if folder.exists():
         log.info("loading %s from %s", model, folder)
-        loaded = load_checkpoint(folder)
-        loaded.cache_path_ = folder
-        loaded.from_cache_ = True
-        return loaded
+        try:
+            loaded = load_checkpoint(folder)
+        except Exception as exc:  # noqa: BLE001 - a cache entry that does not load is rebuilt, never fatal
+            _quarantine(folder, f"{type(exc).__name__}: {exc}")
+        else:
+            loaded.cache_path_ = folder
+            loaded.from_cache_ = True
+            return loaded
     log.info("training %s (cache key %s)", model, key)
     start = time.perf_counter()
     with deterministic_torch():  # same seed -> bit-identical weights, whatever the thread count

@@ -13,6 +13,7 @@ import torch
 from sklearn.metrics.pairwise import cosine_similarity
 
 from xrec_bench.models.base import NotFittedError, Recommender
+from xrec_bench.params import Int
 
 DEFAULTS: dict[str, Any] = {"neighbors": 200}  # None keeps every neighbour
 
@@ -45,6 +46,7 @@ class ItemKNN(Recommender):
     version: ClassVar[str] = "1"
 
     defaults = DEFAULTS
+    constraints = {"neighbors": (Int(1), None)}
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ItemKNN:
         train = split.train.drop_duplicates(["user", "item"])

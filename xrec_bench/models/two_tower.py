@@ -20,6 +20,7 @@ from xrec_bench.models.encoder import TextEncoder
 from xrec_bench.models.ranking import resolve_device
 from xrec_bench.models.text_base import TextRecommender, item_labels
 from xrec_bench.models.towers import TwoTowerHead
+from xrec_bench.params import Int, Real, Text
 
 DEFAULTS: dict[str, Any] = {
     "encoder": None,  # Hugging Face name or local folder; None = all-MiniLM-L6-v2 (offline package)
@@ -53,6 +54,15 @@ class BertTwoTower(TextRecommender):
     version: ClassVar[str] = "2"
 
     defaults = DEFAULTS
+    constraints = {
+        "encoder": (None, Text()), "max_length": (Int(3),), "max_history": (Int(1),),
+        "train_layers": (Int(0), "all", "auto"), "negatives": ("catalogue", "in-batch"),
+        "temperature": (Real(0, low_open=True),), "batch_size": (Int(1),), "fresh_items": (Int(1), None),
+        "grad_accum": (Int(1),), "lr": (Real(0, low_open=True),), "encoder_lr": (Real(0),),
+        "weight_decay": (Real(0),), "warmup": (Real(0, 1),), "max_epochs": (Int(1), "auto"),
+        "max_steps": (Int(1), None), "patience": (Int(1),), "positions_per_user": (Int(1), None),
+        "valid_users": (Int(1), None), "device": (Text(),),
+    }
 
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:

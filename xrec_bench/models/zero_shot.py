@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from xrec_bench.models.encoder import TextEncoder
 from xrec_bench.models.text_base import TextRecommender, item_labels
+from xrec_bench.params import Int, Text
 
 DEFAULTS: dict[str, Any] = {"encoder": None, "max_length": 32, "max_history": 50}
 
@@ -24,6 +25,7 @@ class ZeroShotText(TextRecommender):
     version: ClassVar[str] = "1"
 
     defaults = DEFAULTS
+    constraints = {"encoder": (None, Text()), "max_length": (Int(3),), "max_history": (Int(1),)}
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ZeroShotText:
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
