@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from xrec_bench import paths
 from xrec_bench.harness.record import CellKey, CellRecord, RunRecord, now_iso
 from xrec_bench.io import write_json
 from xrec_bench.leaderboard.load import MergeError, find_records, merge, read_record
@@ -64,7 +65,7 @@ def submit_run(run_folder: str | Path, results: str | Path, *, name: str, plugin
         check_strings(rec)
     suite = records[0]["suite"]
     check_locked(suite, lock)
-    folder = Path(results) / suite["name"] / f"v{suite['version']}"
+    folder = paths.inside(results, suite["name"], f"v{suite['version']}")
     if not (folder / "leaderboard.json").is_file():
         raise SubmissionError(f"no published leaderboard of {suite['name']} v{suite['version']} at {folder}: "
                               "submit against a version that is published under --results.")
@@ -72,7 +73,7 @@ def submit_run(run_folder: str | Path, results: str | Path, *, name: str, plugin
     for rec in records:
         check_datasets(rec)
         check_versions(rec, published, declared)
-    target = folder / "submissions" / key
+    target = paths.inside(folder, "submissions", key)
     if target.exists():
         raise SubmissionError(f"a submission named {name!r} already exists at {target}; choose another --name.")
     rows = submitted_rows(published, records, key)

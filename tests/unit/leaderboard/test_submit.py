@@ -77,7 +77,7 @@ def _forge(rec, how):
 
 
 FORGERIES = {
-    "html-label": "plain lower-case name", "html-text": "markup", "javascript-url": "markup",
+    "html-label": "must be 1-80 characters|plain lower-case name", "html-text": "markup", "javascript-url": "markup",
     "suite-hash": "does not match the released", "suite-version": "not released", "unknown-field": "unknown field",
     "unknown-cell-field": "unknown field", "missing-field": "lacks field", "dataset-checksum": "pins",
     "package-version": "Install xrec-bench==", "other-users": "not comparable",
