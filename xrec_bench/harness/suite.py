@@ -46,7 +46,8 @@ _TOP_KEYS = {
     "baselines": "models shown for accuracy context only: an array of tables [[baselines]]",
     "explainers": "names, or tables {name = ..., params = {...}}",
     "targets": f"what is explained: one of {list(TARGETS)} (default {DEFAULT_TARGET!r})",
-    "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig)",
+    "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig); "
+                      "a sub-table named after a granularity overrides options there, e.g. [metric_options.tokens]",
 }
 _DATASET_KEYS = {"name", "label", "options", "split", "split_options"}
 _MODEL_KEYS = {"name", "label", "params"}
@@ -101,6 +102,11 @@ class Suite:
     targets: str = DEFAULT_TARGET
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+
+    def metric_options_for(self, granularity: str) -> dict[str, Any]:
+        """The metric options at ``granularity``: the suite-wide ones, then that granularity's sub-table."""
+        common = {k: v for k, v in self.metric_options.items() if k not in GRANULARITIES}
+        return {**common, **self.metric_options.get(granularity, {})}
 
     def with_users(self, n: int | None) -> Suite:
         """A copy sampling at most ``n`` users per granularity (smoke runs); the content hash is kept."""
@@ -254,10 +260,19 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         hint = f" (write {ALIASES[targets]!r}: {targets!r} is the CLI's deprecated spelling)" if targets in ALIASES else ""
         errors.append(f"the suite: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead{hint}.")
     metric_options = checker.table(raw, "metric_options", "the suite")
-    if metric_options:
-        problem = _safe(catalog.check_metric_options, metric_options)
-        if problem:
-            errors.append(f"metric_options: {problem}")
+    for g in GRANULARITIES:
+        if g in metric_options and not isinstance(metric_options[g], Mapping):
+            errors.append(f"metric_options: '{g}' must be a table of options for that granularity, "
+                          f"e.g. [metric_options.{g}] stability_users = 10. Got {metric_options[g]!r} instead.")
+    if metric_options and not any(g in metric_options and not isinstance(metric_options[g], Mapping)
+                                  for g in GRANULARITIES):
+        common = {k: v for k, v in metric_options.items() if k not in GRANULARITIES}
+        for g in granularities or GRANULARITIES:
+            problem = _safe(catalog.check_metric_options, {**common, **metric_options.get(g, {})})
+            if problem:
+                errors.append(f"metric_options{f' ({g})' if g in metric_options else ''}: {problem}")
+                if g not in metric_options:
+                    break  # the suite-wide options are wrong: once is enough
 
     users = raw.get("users")
     users_out: dict[str, int] = {}

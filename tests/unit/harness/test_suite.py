@@ -184,3 +184,26 @@ def test_suite_source_names_no_absolute_path(tmp_path: Path, monkeypatch: pytest
     source = load_suite(folder / "mine.toml").source
     assert source == "suites/mine.toml"
     assert not Path(source).is_absolute() and str(tmp_path) not in source
+
+
+def test_metric_options_can_differ_per_granularity():
+    raw = _raw(metric_options={"stability_users": 20, "tokens": {"stability_users": 10, "sanity_users": 5}})
+    suite = parse_suite(raw, catalog=registry_like_catalog())
+    assert suite.metric_options_for("history") == {"stability_users": 20}
+    assert suite.metric_options_for("tokens") == {"stability_users": 10, "sanity_users": 5}
+
+
+def test_metric_options_per_granularity_are_checked_there():
+    with pytest.raises(SuiteError, match=r"metric_options \(tokens\): .*stability_users"):
+        parse_suite(_raw(metric_options={"tokens": {"stability_users": -2}}), catalog=registry_like_catalog())
+    with pytest.raises(SuiteError, match="'tokens' must be a table"):
+        parse_suite(_raw(metric_options={"tokens": 3}), catalog=registry_like_catalog())
+
+
+def registry_like_catalog() -> Catalog:
+    """The fake catalog, checking metric options with the real metrics configuration."""
+    from dataclasses import replace
+
+    from xrec_bench.harness.suite import registry_catalog
+
+    return replace(fake_catalog(), check_metric_options=registry_catalog().check_metric_options)
