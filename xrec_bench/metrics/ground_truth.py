@@ -20,9 +20,12 @@ crowning an explainer for finding a word the model ignores.
 Control (Adebayo et al.'s randomisation, applied to ground truth): on the first
 ``EvalConfig.gt_control_users`` covered requests the explainer explains the same request on the
 randomised model (the sanity stage's copy, same seed); ``gt_ap_randomized`` is its agreement there,
-which must fall to ``gt_ap_chance``, the expected average precision of a uniformly random ranking
-of the same features (:func:`expected_random_ap`). A model-blind explainer stays high: the
-table then shows that its agreement comes from the data.
+to be read against ``gt_ap_chance``, the expected average precision of a uniformly random ranking
+of the same features (:func:`expected_random_ap`), and ``gt_coverage_randomized``, the share of
+these users on which the randomised model itself passes the same leave-one-out test. A randomly
+initialised text encoder still maps two texts that share a keyword close together, so the
+randomised two-tower can still use the planted cause: where it does not, a faithful explainer
+falls to chance; a model-blind one stays high, which shows its agreement comes from the data.
 
 precision@k: share of the top ``k`` features (the explanation's ranking; ``min(k, F)`` when
 ``F < k``) that are relevant. Average precision: ``sklearn.metrics.average_precision_score`` of
@@ -54,6 +57,9 @@ declare("gt_coverage", higher_is_better=True, group="ground-truth", ranked=False
 declare("gt_ap_randomized", higher_is_better=False, group="ground-truth", ranked=False,
         description="Control: gt_ap of the same explainer on the randomised model (same users); should fall to "
                     "gt_ap_chance. A model-blind explainer stays high.")
+declare("gt_coverage_randomized", higher_is_better=False, group="ground-truth", ranked=False,
+        description="Control users on which the randomised model itself provably uses the planted cause (same "
+                    "leave-one-out test): where it does, gt_ap_randomized need not fall to chance.")
 declare("gt_ap_chance", higher_is_better=True, group="ground-truth", ranked=False,
         description="Expected average precision of a uniformly random ranking of the same features (chance level).")
 
@@ -127,21 +133,22 @@ def model_uses(drops: np.ndarray, relevant: np.ndarray, margin: float) -> bool:
     return lead >= margin and lead > 0
 
 
-def _uses_cause(ctx: Context, i: int, rel: np.ndarray) -> bool:
-    req, expl = ctx.requests[i], ctx.explanations[i]
-    key = (ctx.granularity, int(req.user), int(req.target), tuple(map(int, expl.feature_ids)))
-    cache = _USES.setdefault(ctx.model, {})
+def uses_cause(model, granularity: str, req, rel: np.ndarray, margin_sd: float) -> bool:
+    """Does ``model`` provably use the features marked in ``rel`` for ``req`` (cached per model)?"""
+    key = (granularity, int(req.user), int(req.target), tuple(np.asarray(req.history).tolist()), margin_sd)
+    cache = _USES.setdefault(model, {})
     if key not in cache:
-        task = ctx.model.feature_task(ctx.granularity, user=req.user, history=req.history, target=req.target,
-                                      exclude=req.exclude)
-        ref = ctx.references[i]
-        sd = ref.score_sd if ref is not None and ref.score_sd > 0 else score_sd(task)
-        cache[key] = model_uses(leave_one_out_drops(task), rel, ctx.config.gt_margin * sd)
+        task = model.feature_task(granularity, user=req.user, history=req.history, target=req.target,
+                                  exclude=req.exclude)
+        if task.n_features != len(rel):
+            raise ValueError(f"ground truth: {len(rel)} relevance labels for {task.n_features} features")
+        cache[key] = model_uses(leave_one_out_drops(task), rel, margin_sd * score_sd(task))
     return cache[key]
 
 
 def _names(cfg) -> tuple[str, ...]:
-    return (*(f"gt_precision@{k}" for k in cfg.gt_ks), "gt_ap", "gt_coverage", "gt_ap_randomized", "gt_ap_chance")
+    return (*(f"gt_precision@{k}" for k in cfg.gt_ks), "gt_ap", "gt_coverage", "gt_ap_randomized", "gt_coverage_randomized",
+            "gt_ap_chance")
 
 
 def _run(ctx: Context) -> StageOutput:
@@ -160,7 +167,7 @@ def _run(ctx: Context) -> StageOutput:
         if rel.sum() == 0:
             out.skipped.append((req.user, "ground truth: none of the planted causes is among the features"))
             continue
-        uses = _uses_cause(ctx, i, rel)
+        uses = uses_cause(ctx.model, ctx.granularity, req, rel, cfg.gt_margin)
         out.per_user["gt_coverage"][i] = float(uses)
         if not uses:
             out.skipped.append((req.user, NOT_USED))
@@ -192,6 +199,8 @@ def _control(ctx: Context, covered: list[tuple[int, np.ndarray]], out: StageOutp
                                                       f"randomised model ({other.reason or 'different features'})"))
             continue
         out.per_user["gt_ap_randomized"][i] = average_precision(other.scores, rel)
+        out.per_user["gt_coverage_randomized"][i] = float(
+            uses_cause(randomized, ctx.granularity, ctx.requests[i], rel, ctx.config.gt_margin))
 
 
 STAGES.register("ground-truth", Stage(

@@ -84,6 +84,7 @@ def test_randomised_model_control_falls_to_chance_unless_the_explainer_is_model_
     assert np.nanmean(exact.per_user["gt_ap"]) == 1.0
     chance = np.nanmean(exact.per_user["gt_ap_chance"])
     assert np.nanmean(exact.per_user["gt_ap_randomized"]) == pytest.approx(chance, abs=0.12)
+    assert np.nanmean(exact.per_user["gt_coverage_randomized"]) < 0.5  # the random model weighs other items
     KnowsTheCause.causes = dict(enumerate(causes))
     blind = evaluate_explainer(toy, KnowsTheCause(), reqs, granularity="history", seed=0, metrics=["gt_ap"],
                                ground_truth=gt, config=cfg)
