@@ -127,9 +127,10 @@ def _paired(a: dict[tuple, float], b: dict[tuple, float], keys: list[tuple]):
 
 
 def metric_order(specs: dict[str, dict[str, Any]], names: set[str]) -> list[str]:
-    def rank(name: str) -> tuple:
+    def rank(name: str) -> tuple:  # by group; within a group, ranked metrics before reference values
         group = specs.get(name, {}).get("group", "")
-        return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), name)
+        reference = not specs.get(name, {}).get("ranked", True)
+        return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), reference, name)
 
     return sorted(names, key=rank)
 
