@@ -16,7 +16,8 @@ Comparisons are fair by construction:
 * **Significance.** Paired bootstrap over the common users against the best row (†: the
   difference is *not significant*) and against ``random`` (‡: not significant); the p-values of
   all tests of one table are Benjamini-Hochberg adjusted together (false discovery rate 5%).
-  "Not significant" is a failure to reject, not a demonstrated tie.
+  "Not significant" is a failure to reject, not a demonstrated tie. A data baseline significantly
+  better than the best is marked ▲: a finding worth showing, still not a crown.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from xrec_bench.metrics.stats import Estimate, adjust_p_values, bootstrap_ci, pa
 NOT_SIG_BEST = "†"
 NOT_SIG_RANDOM = "‡"
 NOT_COMPARED = "◦"
+BEATS_BEST = "▲"
 DATA_BASELINE = "data baseline"
 RANDOM = "random"
 GROUP_ORDER = ("faithfulness", "ground-truth", "stability", "sanity", "cost", "accuracy")
@@ -56,12 +58,14 @@ class Entry:
     n_common: int = 0  # users the comparisons (best, marks) used
     p_best: float = float("nan")  # BH-adjusted p-value against the best row
     p_random: float = float("nan")  # BH-adjusted p-value against random
+    beats_best: bool = False  # a data baseline significantly better than the best (a finding, not a crown)
 
     @property
     def marks(self) -> str:
         if not self.compared:
             return NOT_COMPARED
-        return (NOT_SIG_BEST if self.tie_best else "") + (NOT_SIG_RANDOM if self.tie_random else "")
+        return ((NOT_SIG_BEST if self.tie_best else "") + (NOT_SIG_RANDOM if self.tie_random else "")
+                + (BEATS_BEST if self.beats_best else ""))
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.estimate.as_dict(), "best": self.best, "marks": self.marks, "compared": self.compared,
@@ -176,15 +180,16 @@ def _table(board, dataset, model, granularity, cells, accuracy_cells) -> Table:
                 row.entries[m] = Entry(bootstrap_ci(list(values[explainer][m].values()), n_boot=N_BOOT, seed=0))
         row.curves = _mean_curves(ok)
         rows.append(row)
-    tests: list[tuple[Entry, str, float]] = []  # (entry, "best" | "random", raw p-value)
+    tests: list[tuple[Entry, str, float, bool]] = []  # (entry, "best" | "random", raw p-value, entry is better)
     for m in metrics:
         if ranked[m]:
             tests += _compare(m, [r for r in rows if m in r.entries], values, directions[m])
-    adjusted = adjust_p_values([p for _, _, p in tests])
-    for (entry, against, _), p in zip(tests, adjusted, strict=True):
+    adjusted = adjust_p_values([p for _, _, p, _ in tests])
+    for (entry, against, _, better), p in zip(tests, adjusted, strict=True):
         significant = bool(p < FDR)
         if against == "best":
             entry.p_best, entry.tie_best = float(p), not significant
+            entry.beats_best = significant and better
         else:
             entry.p_random, entry.tie_random = float(p), not significant
     accuracy = {}
@@ -206,7 +211,7 @@ def common_users(keys: dict[str, set[tuple]], *, coverage: float = COVERAGE) -> 
     return compared, common
 
 
-def _compare(metric: str, scored: list[Row], values, higher_is_better: bool) -> list[tuple[Entry, str, float]]:
+def _compare(metric: str, scored: list[Row], values, higher_is_better: bool) -> list[tuple[Entry, str, float, bool]]:
     """Mark compared rows and the best on the common users; returns the tests to adjust (raw p-values)."""
     compared, common = common_users({r.explainer: set(values[r.explainer][metric]) for r in scored})
     keys = sorted(common)
@@ -220,18 +225,18 @@ def _compare(metric: str, scored: list[Row], values, higher_is_better: bool) -> 
     means = {r.explainer: float(np.mean([values[r.explainer][metric][k] for k in keys])) for r in rows}
     eligible = [r for r in rows if not r.model_blind]
     best = max(eligible, key=lambda r: (sign * means[r.explainer], r.explainer)) if eligible else None
-    tests: list[tuple[Entry, str, float]] = []
+    tests: list[tuple[Entry, str, float, bool]] = []
     if best is not None and len(keys) >= MIN_N:
         best.entries[metric].best = True
         for r in rows:
             if r is not best:
-                p = _paired(values[r.explainer][metric], values[best.explainer][metric], keys).p_value
-                tests.append((r.entries[metric], "best", p))
+                c = _paired(values[r.explainer][metric], values[best.explainer][metric], keys)
+                tests.append((r.entries[metric], "best", c.p_value, bool(r.model_blind and sign * c.diff > 0)))
     if RANDOM in {r.explainer for r in rows}:
         for r in rows:
             if r.explainer != RANDOM:
                 p = _paired(values[r.explainer][metric], values[RANDOM][metric], keys).p_value
-                tests.append((r.entries[metric], "random", p))
+                tests.append((r.entries[metric], "random", p, False))
     return tests
 
 

@@ -14,6 +14,7 @@ from xrec_bench.harness.record import SCHEMA_VERSION
 from xrec_bench.io import write_json, write_text
 from xrec_bench.leaderboard.load import Board
 from xrec_bench.leaderboard.tables import (
+    BEATS_BEST,
     COVERAGE,
     DATA_BASELINE,
     FDR,
@@ -36,7 +37,8 @@ LEGEND = (
     f"never a {DATA_BASELINE}). {NOT_SIG_BEST}: difference from the best not significant; {NOT_SIG_RANDOM}: "
     "difference from random not significant (paired bootstrap on the common users, Benjamini-Hochberg "
     f"adjusted within the table, FDR {FDR:.0%}); not significant is not the same as tied. "
-    f"({DATA_BASELINE}): never queries the model (model-blind), shown for reference and never crowned. "
+    f"({DATA_BASELINE}): never queries the model (model-blind), shown for reference and never crowned; "
+    f"{BEATS_BEST}: a data baseline significantly better than the best (a finding, not a crown). "
     "Metrics without ↑/↓ are reference values, not ranked. ↑ higher is better, ↓ lower is better.")
 
 

@@ -79,6 +79,8 @@ def test_data_baselines_are_marked_and_never_crowned():
         if r.model_blind:
             assert not any(e.best for e in r.entries.values())
     assert rows["similarity"].entries["score"].compared  # still compared, just never bolded
+    assert rows["similarity"].entries["score"].beats_best and rows["similarity"].entries["score"].marks == "▲"
+    assert not rows["random"].entries["score"].beats_best  # worse than the best: no finding
     md = table_markdown(table)
     assert "| similarity (data baseline) |" in md and "| random (data baseline) |" in md
 
