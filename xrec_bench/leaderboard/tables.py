@@ -17,7 +17,8 @@ Comparisons are fair by construction:
   difference is *not significant*) and against ``random`` (‡: not significant); the p-values of
   all tests of one table are Benjamini-Hochberg adjusted together (false discovery rate 5%).
   "Not significant" is a failure to reject, not a demonstrated tie. A data baseline significantly
-  better than the best is marked ▲: a finding worth showing, still not a crown.
+  better than the best is marked ▲ (not on cost: making no model call is cheap by design): a finding
+  worth showing, still not a crown.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def _table(board, dataset, model, granularity, cells, accuracy_cells) -> Table:
     tests: list[tuple[Entry, str, float, bool]] = []  # (entry, "best" | "random", raw p-value, entry is better)
     for m in metrics:
         if ranked[m]:
-            tests += _compare(m, [r for r in rows if m in r.entries], values, directions[m])
+            findings = board.metric_specs.get(m, {}).get("group") != "cost"  # no model calls is cheap by design
+            tests += _compare(m, [r for r in rows if m in r.entries], values, directions[m], findings=findings)
     adjusted = adjust_p_values([p for _, _, p, _ in tests])
     for (entry, against, _, better), p in zip(tests, adjusted, strict=True):
         significant = bool(p < FDR)
@@ -211,7 +213,8 @@ def common_users(keys: dict[str, set[tuple]], *, coverage: float = COVERAGE) -> 
     return compared, common
 
 
-def _compare(metric: str, scored: list[Row], values, higher_is_better: bool) -> list[tuple[Entry, str, float, bool]]:
+def _compare(metric: str, scored: list[Row], values, higher_is_better: bool, *,
+             findings: bool = True) -> list[tuple[Entry, str, float, bool]]:
     """Mark compared rows and the best on the common users; returns the tests to adjust (raw p-values)."""
     compared, common = common_users({r.explainer: set(values[r.explainer][metric]) for r in scored})
     keys = sorted(common)
@@ -231,7 +234,7 @@ def _compare(metric: str, scored: list[Row], values, higher_is_better: bool) -> 
         for r in rows:
             if r is not best:
                 c = _paired(values[r.explainer][metric], values[best.explainer][metric], keys)
-                tests.append((r.entries[metric], "best", c.p_value, bool(r.model_blind and sign * c.diff > 0)))
+                tests.append((r.entries[metric], "best", c.p_value, bool(findings and r.model_blind and sign * c.diff > 0)))
     if RANDOM in {r.explainer for r in rows}:
         for r in rows:
             if r.explainer != RANDOM:
