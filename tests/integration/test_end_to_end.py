@@ -71,6 +71,6 @@ def test_tiny_suite_end_to_end(tmp_path, monkeypatch, capsys):
     results = tmp_path / "results"
     assert cli(["leaderboard", "build", "--runs", str(runs), "--out", str(results)]) == 0
     md = (results / "tiny" / "v1" / "synthetic__bert-two-tower__history.md").read_text()
-    assert "| leave-one-out | 4 |" in md and "most-popular" in md
+    assert "| leave-one-out | 4 / 4 |" in md and "| random (data baseline) |" in md and "most-popular" in md
     assert cli(["gate", "--baseline", str(results / "tiny" / "v1" / "leaderboard.json"),
                 "--candidate", str(runs)]) == 0

@@ -1,7 +1,7 @@
 """The explainer protocol: one interface for every method at both granularities.
 
 An explainer declares flags (``granularities``, ``needs_gradients``, ``stochastic``,
-``model_agnostic``, ``max_features``) instead of being special-cased by name. Subclasses implement
+``model_agnostic``, ``model_blind``, ``max_features``) instead of being special-cased by name. Subclasses implement
 ``_attribute(task, rng)``, returning one score per feature of a
 :class:`~xrec_bench.models.features.FeatureTask`; the base class builds the tasks from the model,
 times each explanation, reads the model-evaluation count off the task, and turns bad input into a
@@ -84,6 +84,9 @@ class Explainer(ABC):
     needs_gradients: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     model_agnostic: ClassVar[bool] = True
+    #: a data baseline: its scores never depend on the model's outputs (it makes no model evaluation),
+    #: so it can win what is recoverable from the data alone; tables mark it and never crown it
+    model_blind: ClassVar[bool] = False
     #: feature count above which the method refuses (e.g. exact Shapley); None for no limit
     max_features: ClassVar[int | None] = None
     #: why a granularity is not supported, keyed by granularity (shown when the harness skips)
@@ -188,6 +191,7 @@ class Explainer(ABC):
             "needs_gradients": cls.needs_gradients,
             "stochastic": cls.stochastic,
             "model_agnostic": cls.model_agnostic,
+            "model_blind": cls.model_blind,
             "max_features": cls.max_features,
         }
 

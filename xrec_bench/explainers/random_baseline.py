@@ -11,6 +11,7 @@ from xrec_bench.models.features import FeatureTask
 class RandomExplainer(ConfiguredExplainer):
     name = "random"
     stochastic = True
+    model_blind = True
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         return rng.random(task.n_features)

@@ -27,6 +27,7 @@ class SimilarityExplainer(ConfiguredExplainer):
     name = "similarity"
     granularities = frozenset({"history"})
     model_agnostic = False
+    model_blind = True  # reads the model's item embeddings, never how the model scores a history
     unsupported_reasons = {"tokens": _WORDS_REASON.format("similarity", "item embedding")}
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
@@ -42,6 +43,7 @@ class SimilarityExplainer(ConfiguredExplainer):
 class CooccurrenceExplainer(ConfiguredExplainer):
     name = "cooccurrence"
     granularities = frozenset({"history"})
+    model_blind = True  # training interactions only
     unsupported_reasons = {"tokens": _WORDS_REASON.format("co-occurrence", "interactions")}
 
     def fit(self, dataset, split) -> CooccurrenceExplainer:

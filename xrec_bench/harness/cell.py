@@ -131,6 +131,7 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
     }
     try:
         if job.explainer is not None:
+            record["explainer_flags"] = stages.explainer_flags(job.explainer)
             supported, why = stages.supports(job.explainer, job.granularity)
             if not supported:
                 record.update(status="skipped", reason=why)

@@ -31,6 +31,8 @@ FAKE_METRICS: dict[str, MetricSpecRecord] = {
     "ndcg@10": {"higher_is_better": True, "group": "accuracy", "description": "fake", "granularity": None},
     "recall@10": {"higher_is_better": True, "group": "accuracy", "description": "fake", "granularity": None},
 }
+#: explainers that never query the model (data baselines)
+FAKE_MODEL_BLIND = frozenset({"random"})
 #: explainer -> base seconds per explanation on the reference machine
 FAKE_COST = {"random": 0.001, "oracle": 0.2, "gradient": 0.01, "perturbation": 0.05, "history-only": 0.002}
 
@@ -133,6 +135,9 @@ class FakeStages(Stages):
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
         return FAKE_METRICS[name]
+
+    def explainer_flags(self, explainer: ComponentSpec) -> dict[str, Any]:
+        return {"model_blind": explainer.name in FAKE_MODEL_BLIND}
 
     def reference_workload(self) -> dict[str, Any]:
         return {"name": "fake", "seconds": 0.01 * self.slowdown, "timings": [0.01 * self.slowdown]}

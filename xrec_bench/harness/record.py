@@ -41,6 +41,7 @@ class MetricSpecRecord(TypedDict):
     group: str
     description: str
     granularity: str | None
+    ranked: bool  # False: a reference value (same for every explainer, or not comparable): never ranked
 
 
 class CellRecord(TypedDict, total=False):
@@ -54,6 +55,7 @@ class CellRecord(TypedDict, total=False):
     cell_seed: int
     dataset_fingerprint: str
     model_revision: dict[str, Any]
+    explainer_flags: dict[str, Any]  # the explainer's declared capabilities (model_blind, stochastic, ...)
     users: list[int]  # aligned with every per-user list below
     targets: list[int]
     metrics: dict[str, list[float | None]]  # per-user values

@@ -80,6 +80,10 @@ class Stages(ABC):
     @abstractmethod
     def metric_spec(self, name: str) -> MetricSpecRecord: ...
 
+    def explainer_flags(self, explainer: ComponentSpec) -> dict[str, Any]:
+        """The explainer's declared capabilities (``model_blind`` among them), written into its cells."""
+        return {}
+
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
@@ -152,6 +156,12 @@ class RealStages(Stages):
 
         return EXPLAINERS.get(explainer.name).supports(granularity)
 
+    def explainer_flags(self, explainer: ComponentSpec) -> dict[str, Any]:
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return EXPLAINERS.get(explainer.name).flags()
+
     def explain(self, data, trained, explainer, requests, *, granularity, seed, metrics, metric_options):
         from xrec_bench.explainers.base import get_explainer
         from xrec_bench.metrics import evaluate_explainer
@@ -189,7 +199,7 @@ class RealStages(Stages):
 
         s = spec(name)
         return {"higher_is_better": bool(s.higher_is_better), "group": s.group, "description": s.description,
-                "granularity": s.granularity}
+                "granularity": s.granularity, "ranked": bool(s.ranked)}
 
 
 def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:

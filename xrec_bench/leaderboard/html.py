@@ -9,7 +9,7 @@ import html
 from xrec_bench.leaderboard.load import Board
 from xrec_bench.leaderboard.plots import curves_png, tradeoff_png
 from xrec_bench.leaderboard.tables import Table
-from xrec_bench.leaderboard.write import LEGEND, est_text, num
+from xrec_bench.leaderboard.write import LEGEND, arrow, est_text, num
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1em;color:#222}
@@ -56,12 +56,16 @@ def _img(png: bytes | None, alt: str) -> str:
 
 def _table_html(table: Table) -> str:
     e = html.escape
-    head = "".join(f'<th title="{"higher" if table.directions[m] else "lower"} is better">{e(m)} '
-                   f'{"↑" if table.directions[m] else "↓"}</th>' for m in table.metrics)
+    def title(m: str) -> str:
+        if not table.ranked.get(m, True):
+            return "reference value, not ranked"
+        return f'{"higher" if table.directions[m] else "lower"} is better'
+
+    head = "".join(f'<th title="{title(m)}">{e(m)} {arrow(table, m)}</th>' for m in table.metrics)
     rows = []
     for row in table.rows:
         if row.status != "ok":
-            rows.append(f"<tr><td>{e(row.explainer)}</td><td data-value=\"0\">0</td>"
+            rows.append(f"<tr><td>{e(row.label)}</td><td data-value=\"0\">0</td>"
                         f'<td class="failed" colspan="{len(table.metrics)}">{e(row.status)}: {e(row.reason)}</td></tr>')
             continue
         cells = []
@@ -73,10 +77,10 @@ def _table_html(table: Table) -> str:
             est = en.estimate
             cls = ' class="best"' if en.best else ""
             cells.append(f'<td data-value="{est.mean!r}"{cls}>{num(est.mean)}'
-                         f'{e(en.marks)}<br><span class="ci">[{num(est.low)}, {num(est.high)}]</span></td>')
-        rows.append(f"<tr><td>{e(row.explainer)}</td><td data-value=\"{int(row.n_users)}\">{int(row.n_users)}</td>"
+                         f'{e(en.marks)}<br><span class="ci">[{num(est.low)}, {num(est.high)}] n={int(est.n)}</span></td>')
+        rows.append(f"<tr><td>{e(row.label)}</td><td data-value=\"{int(row.n_users)}\">{int(row.n_users)} / {int(row.n_requested)}</td>"
                     + "".join(cells) + "</tr>")
-    return (f'<table class="sortable"><thead><tr><th>explainer</th><th>users</th>{head}</tr></thead>'
+    return (f'<table class="sortable"><thead><tr><th>explainer</th><th>users measured / requested</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 

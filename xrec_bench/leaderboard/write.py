@@ -13,15 +13,34 @@ import pandas as pd
 from xrec_bench.harness.record import SCHEMA_VERSION
 from xrec_bench.io import write_json, write_text
 from xrec_bench.leaderboard.load import Board
-from xrec_bench.leaderboard.tables import NOT_SIG_BEST, NOT_SIG_RANDOM, Entry, Table, build_tables
+from xrec_bench.leaderboard.tables import (
+    BEATS_BEST,
+    COVERAGE,
+    DATA_BASELINE,
+    FDR,
+    MIN_N,
+    NOT_COMPARED,
+    NOT_SIG_BEST,
+    NOT_SIG_RANDOM,
+    Entry,
+    Table,
+    build_tables,
+)
 from xrec_bench.metrics.stats import Estimate
 from xrec_bench.paths import inside, slug_problem
 
 log = logging.getLogger(__name__)
 
-LEGEND = (f"Cells: mean [95% bootstrap CI] over users. **bold**: best. {NOT_SIG_BEST}: not significantly different "
-          f"from the best; {NOT_SIG_RANDOM}: not significantly different from random (paired bootstrap over the "
-          "same users, 95%). ↑ higher is better, ↓ lower is better.")
+LEGEND = (
+    "Cells: mean [95% bootstrap CI] over the n users the row measured. Comparisons use only the users every "
+    f"compared row measured; a row covering fewer than {COVERAGE:.0%} of the widest row's users is marked "
+    f"{NOT_COMPARED} and not compared. **bold**: best on those common users (only with at least {MIN_N} of them; "
+    f"never a {DATA_BASELINE}). {NOT_SIG_BEST}: difference from the best not significant; {NOT_SIG_RANDOM}: "
+    "difference from random not significant (paired bootstrap on the common users, Benjamini-Hochberg "
+    f"adjusted within the table, FDR {FDR:.0%}); not significant is not the same as tied. "
+    f"({DATA_BASELINE}): never queries the model (model-blind), shown for reference and never crowned; "
+    f"{BEATS_BEST}: a data baseline significantly better than the best (a finding, not a crown). "
+    "Metrics without ↑/↓ are reference values, not ranked. ↑ higher is better, ↓ lower is better.")
 
 
 #: below this magnitude a value is floating-point round-off of zero (e.g. 1e-16), shown as 0
@@ -41,9 +60,16 @@ def est_text(e: Estimate) -> str:
     return f"{num(e.mean)} [{num(e.low)}, {num(e.high)}]"
 
 
+def arrow(table: Table, metric: str) -> str:
+    """↑ / ↓ for ranked metrics; nothing for reference values."""
+    if not table.ranked.get(metric, True):
+        return ""
+    return "↑" if table.directions[metric] else "↓"
+
+
 def entry_md(e: Entry) -> str:
     text = est_text(e.estimate)
-    return (f"**{text}**" if e.best else text) + e.marks
+    return (f"**{text}**" if e.best else text) + e.marks + f" n={e.estimate.n}"
 
 
 def leaderboard_dir(out: str | Path, board: Board) -> Path:
@@ -96,12 +122,15 @@ def table_frame(table: Table) -> pd.DataFrame:
     records = []
     model_acc = table.accuracy.get(table.model, {})
     for row in table.rows:
-        rec: dict[str, Any] = {"explainer": row.explainer, "status": row.status, "n_users": row.n_users}
+        rec: dict[str, Any] = {"explainer": row.explainer, "status": row.status, "model_blind": row.model_blind,
+                               "n_users": row.n_users, "n_requested": row.n_requested}
         for m in table.metrics:
             e = row.entries.get(m)
             rec[f"{m}_mean"] = e.estimate.mean if e else None
             rec[f"{m}_low"] = e.estimate.low if e else None
             rec[f"{m}_high"] = e.estimate.high if e else None
+            rec[f"{m}_n"] = e.estimate.n if e else 0
+            rec[f"{m}_n_common"] = e.n_common if e else 0
             rec[f"{m}_marks"] = (("best" if e.best else "") + e.marks) if e else ""
         for m, est in model_acc.items():
             rec[f"model_{m}"] = est.mean
@@ -122,17 +151,18 @@ def _accuracy_md(table: Table) -> list[str]:
 
 
 def table_markdown(table: Table) -> str:
-    arrows = {m: "↑" if table.directions[m] else "↓" for m in table.metrics}
+    arrows = {m: arrow(table, m) for m in table.metrics}
     lines = [f"## {table.dataset} · {table.granularity} · explaining {table.model}", "",
              "Model accuracy (test split, full ranking; baselines for context):", "", *_accuracy_md(table), ""]
-    lines.append("| explainer | users | " + " | ".join(f"{m} {arrows[m]}" for m in table.metrics) + " |")
+    lines.append("| explainer | users measured / requested | "
+                 + " | ".join(f"{m} {arrows[m]}".strip() for m in table.metrics) + " |")
     lines.append("|---" * (len(table.metrics) + 2) + "|")
     for row in table.rows:
         if row.status != "ok":
-            lines.append(f"| {row.explainer} | {row.status}: {row.reason} |" + " |" * len(table.metrics))
+            lines.append(f"| {row.label} | {row.status}: {row.reason} |" + " |" * len(table.metrics))
             continue
         cells = [entry_md(row.entries[m]) if m in row.entries else "–" for m in table.metrics]
-        lines.append(f"| {row.explainer} | {row.n_users} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row.label} | {row.n_users} / {row.n_requested} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", LEGEND, ""])
 
 

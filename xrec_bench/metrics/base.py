@@ -17,6 +17,9 @@ class MetricSpec:
 
     ``group`` is one of ``accuracy``, ``faithfulness``, ``ground-truth``, ``stability``, ``sanity``,
     ``cost``. ``granularity`` is ``history``, ``tokens`` or None (both / not an explanation metric).
+    ``ranked`` is False for reference values that are shown next to the scores but say nothing about
+    which explainer is better (a coverage shared by every explainer, the chance level of a score):
+    tables never crown a best or test differences on them.
     """
 
     name: str
@@ -24,13 +27,15 @@ class MetricSpec:
     group: str
     description: str
     granularity: str | None = None
+    ranked: bool = True
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
 
 
-def declare(name: str, *, higher_is_better: bool, group: str, description: str, granularity: str | None = None) -> MetricSpec:
-    spec = MetricSpec(name, higher_is_better, group, description, granularity)
+def declare(name: str, *, higher_is_better: bool, group: str, description: str, granularity: str | None = None,
+            ranked: bool = True) -> MetricSpec:
+    spec = MetricSpec(name, higher_is_better, group, description, granularity, ranked)
     METRICS.register(name, spec)
     return spec
 

@@ -32,6 +32,8 @@ class EvalConfig:
     ERASER: ``eraser_bins`` of the features, at least one feature per bin (``eraser_only_positive``
     removes only features with a positive attribution, ferret's ``only_pos`` option; off by default
     so that both granularities use one definition).
+    Ground truth: ``gt_margin`` (see :mod:`xrec_bench.metrics.ground_truth`); ``gt_control_users``
+    bounds the randomised-model control.
     Budgets: ``stability_users`` / ``sanity_users`` bound how many requests (the first ones) get the
     stability and sanity metrics (``None``: all); ``infidelity_samples`` is the number of random
     perturbations per explanation; ``stability_candidates`` the number of low-importance features
@@ -51,6 +53,11 @@ class EvalConfig:
     infidelity_samples: int = 32
     infidelity_drop: float = 0.25
     gt_ks: tuple[int, ...] = (1, 3)
+    #: ground truth is scored where the cause's leave-one-out drop leads every other feature's by at
+    #: least this many standard deviations of all items' scores (the model provably uses the cause)
+    gt_margin: float = 0.1
+    #: covered requests (the first ones) re-explained on the randomised model for the control
+    gt_control_users: int | None = 50
     jaccard_k: int = 5
     rerun: str = "all"
     stability_users: int | None = 50
@@ -86,6 +93,8 @@ class EvalConfig:
             ("rerun", self.rerun in ("all", "stochastic"), "be 'all' or 'stochastic'"),
             ("stability_candidates", self.stability_candidates >= 1, "be >= 1"),
             ("stability_k", self.stability_k >= 1, "be >= 1"),
+            ("gt_margin", self.gt_margin >= 0, "be >= 0"),
+            ("gt_control_users", self.gt_control_users is None or self.gt_control_users >= 0, "be >= 0 or None"),
         ]
         for name, ok, expected in checks:
             if not ok:

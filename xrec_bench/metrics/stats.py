@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,14 @@ def paired_bootstrap(a, b, *, n_boot: int = 2000, level: float = 0.95, seed: int
     return PairedComparison(
         float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)), p, int(d.size)
     )
+
+
+def adjust_p_values(p_values) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``) of a family of
+    tests; NaN entries (tests that could not be run) stay NaN and do not count in the family."""
+    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
+    return out

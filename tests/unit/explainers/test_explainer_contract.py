@@ -35,6 +35,12 @@ def test_class_carries_its_registry_name_and_flags(name):
         assert cls.unsupported_reasons.get(g), f"{name} drops {g} without saying why"
 
 
+def test_data_baselines_are_declared_model_blind():
+    blind = {name for name in EXPLAINERS.names() if EXPLAINERS.get(name).flags()["model_blind"]}
+    assert {"random", "similarity", "cooccurrence"} <= blind
+    assert not blind & {"leave-one-out", "integrated-gradients", "exact-shapley", "attention", "lime"}
+
+
 @pytest.mark.parametrize("name", EXPLAINERS.names())
 def test_unknown_parameter_is_refused(name):
     with pytest.raises(ValueError, match="Unknown parameter"):
@@ -58,6 +64,8 @@ def test_contract(name, granularity, toy, data):
         assert np.all(np.isfinite(exp.scores))
         assert exp.feature_labels == tuple(task.feature_labels)
         assert exp.n_evals >= 0 and exp.wall_time_s >= 0
+        if explainer.model_blind:  # a data baseline never asks the model for a score
+            assert exp.n_evals == 0
         assert (exp.granularity, exp.explainer, exp.user, exp.target) == (
             granularity,
             name,

@@ -67,7 +67,7 @@ def test_ground_truth_through_evaluate(toy):
     hist = np.array([0, 1, 2, 3, 4])
     target = 7
     w = toy.A[hist, target]
-    causes = hist[np.argsort(-w)[:2]]  # the two largest exact attributions are the "planted" causes
+    causes = hist[np.argsort(-w)[:2]]  # the two largest exact attributions are the "planted" causes (used)
     gt = pd.DataFrame({"user": [0, 1], "target": [target, 99], "cause_items": [causes, np.array([0])],
                        "cause_words": [("x",), ("y",)]})
     reqs = [Request(0, target, hist), Request(1, 8, hist)]
