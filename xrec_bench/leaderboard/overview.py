@@ -59,9 +59,12 @@ class Standing:
 
 
 def metric_groups(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """The table's metrics by overview group (groups without a metric in this table are left out)."""
+    """The table's ranked metrics by overview group (groups without one in this table are left out;
+    reference values such as coverage or chance levels are not standings)."""
     out: dict[str, list[str]] = {}
     for m in table["metrics"]:
+        if specs.get(m, {}).get("ranked") is False:
+            continue
         group = specs.get(m, {}).get("group")
         if group in GROUPS:
             out.setdefault(group, []).append(m)

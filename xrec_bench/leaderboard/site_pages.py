@@ -151,7 +151,9 @@ def _with_submissions(table: dict[str, Any], subs: list[dict[str, Any]]) -> dict
 
 def _label(row: dict[str, Any]) -> str:
     if "submitted_by" not in row:
-        return e(row["explainer"])
+        blind = ('<span class="flag" title="never asks the model for a score: its standings show what the data '
+                 'alone recovers, and it is never crowned">data baseline</span>') if row.get("model_blind") else ""
+        return e(row["explainer"]) + (" " + blind if blind else "")
     return (f'{e(row["base"])} <span class="flag" title="outside submission; provenance in '
             f'submissions/{e(row["provenance"])}.json">submitted by {e(row["submitted_by"])}</span>')
 
