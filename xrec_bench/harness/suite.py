@@ -49,7 +49,7 @@ _TOP_KEYS = {
     "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig); "
                       "a sub-table named after a granularity overrides options there, e.g. [metric_options.tokens]",
 }
-_DATASET_KEYS = {"name", "label", "options", "split", "split_options"}
+_DATASET_KEYS = {"name", "label", "options", "split", "split_options", "targets"}
 _MODEL_KEYS = {"name", "label", "params"}
 _EXPLAINER_KEYS = {"name", "label", "params"}
 
@@ -65,10 +65,14 @@ class DatasetSpec:
     options: dict[str, Any] = field(default_factory=dict)
     split: str = "leave-last-out"
     split_options: dict[str, Any] = field(default_factory=dict)
+    #: what is explained on this dataset, where it differs from the suite's ``targets`` (e.g. the
+    #: planted test item on ``synthetic``, whose ground truth refers to it)
+    targets: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "options": self.options, "split": self.split,
-                "split_options": self.split_options}
+        out = {"name": self.name, "label": self.label, "options": self.options, "split": self.split,
+               "split_options": self.split_options}
+        return out if self.targets is None else {**out, "targets": self.targets}
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,10 @@ class Suite:
     targets: str = DEFAULT_TARGET
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+
+    def targets_for(self, dataset: DatasetSpec) -> str:
+        """What is explained on ``dataset``: its own ``targets`` if it sets one, else the suite's."""
+        return dataset.targets or self.targets
 
     def metric_options_for(self, granularity: str) -> dict[str, Any]:
         """The metric options at ``granularity``: the suite-wide ones, then that granularity's sub-table."""
@@ -374,7 +382,11 @@ def _dataset(d: Mapping[str, Any], i: int, checker: _Checker, catalog: Catalog) 
             checker.errors.append(f"{where}: {problem}")
     label = d.get("label", name)
     checker.label(label, where)
-    return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options)
+    targets = d.get("targets")
+    if targets is not None and targets not in TARGETS:
+        checker.errors.append(f"{where}: 'targets' must be one of {list(TARGETS)}. Got {targets!r} instead.")
+    return DatasetSpec(name=name, label=str(label), options=options, split=str(split), split_options=split_options,
+                       targets=None if targets is None else str(targets))
 
 
 def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cls_of: Callable) -> ComponentSpec | None:

@@ -207,3 +207,14 @@ def registry_like_catalog() -> Catalog:
     from xrec_bench.harness.suite import registry_catalog
 
     return replace(fake_catalog(), check_metric_options=registry_catalog().check_metric_options)
+
+
+def test_a_dataset_can_set_its_own_targets():
+    raw = _raw()
+    raw["datasets"][0]["targets"] = "test-item"
+    suite = parse_suite(raw, catalog=fake_catalog())
+    assert [suite.targets_for(d) for d in suite.datasets] == ["test-item", "top-recommendation"]
+    assert suite.datasets[0].as_dict()["targets"] == "test-item" and "targets" not in suite.datasets[1].as_dict()
+    raw["datasets"][1]["targets"] = "top1"
+    with pytest.raises(SuiteError, match=r"datasets\[1\]: 'targets' must be one of"):
+        parse_suite(raw, catalog=fake_catalog())
