@@ -83,6 +83,13 @@ class Stages(ABC):
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
+    def time_explainer(self, data: LoadedData, trained: TrainedModel, explainer: ComponentSpec, requests: list[Any],
+                       *, granularity: str, seed: int, **timing: Any) -> dict[str, Any]:
+        """The explainer's latency in reference units, timed interleaved (``harness.timing.interleaved``)."""
+        from xrec_bench.harness.timing import not_judged
+
+        return not_judged(f"{type(self).__name__} does not time explainers")
+
     def environment(self) -> dict[str, Any]:
         return environment()
 
@@ -168,6 +175,17 @@ class RealStages(Stages):
             skipped=[(int(u), str(reason)) for u, reason in result.skipped],
             info={"flags": dict(result.flags), "cost": dict(result.cost)},
         )
+
+    def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
+        from xrec_bench.explainers.base import get_explainer
+        from xrec_bench.harness.timing import interleaved
+
+        method = get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+
+        def work(i: int) -> None:
+            method.explain(trained.model, [requests[i]], granularity=granularity, seed=seed)
+
+        return interleaved(work, len(requests), **timing)
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
         from xrec_bench.metrics.base import spec

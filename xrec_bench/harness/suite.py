@@ -48,7 +48,11 @@ _TOP_KEYS = {
     "explainers": "names, or tables {name = ..., params = {...}}",
     "targets": f"what is explained: one of {list(TARGETS)}",
     "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig)",
+    "timing": "the latency probe per explainer cell: a table {blocks = int (0: off), min_block_s = float, "
+              "max_probe_s = float}",
 }
+#: the latency probe (xrec_bench.harness.timing.interleaved) when a suite does not set [timing]
+DEFAULT_TIMING = {"blocks": 5, "min_block_s": 0.05, "max_probe_s": 30.0}
 _DATASET_KEYS = {"name", "label", "options", "split", "split_options"}
 _MODEL_KEYS = {"name", "label", "params"}
 _EXPLAINER_KEYS = {"name", "label", "params"}
@@ -102,6 +106,7 @@ class Suite:
     targets: str = "test-item"
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    timing: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TIMING))
 
     def with_users(self, n: int | None) -> Suite:
         """A copy sampling at most ``n`` users per granularity (smoke runs); the content hash is kept."""
@@ -249,6 +254,8 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         if problem:
             errors.append(f"metric_options: {problem}")
 
+    timing = _timing(checker.table(raw, "timing", "the suite"), errors)
+
     users = raw.get("users")
     users_out: dict[str, int] = {}
     if not isinstance(users, Mapping):
@@ -305,7 +312,22 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         granularities=tuple(granularities), metrics=metrics_out, accuracy_ks=tuple(ks), users=users_out,
         datasets=tuple(datasets), models=tuple(models), baselines=tuple(baselines), explainers=tuple(explainers),
         content_hash=content_hash(raw), source=source, targets=str(targets), metric_options=metric_options,
+        timing=timing,
     )
+
+
+def _timing(table: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
+    out = dict(DEFAULT_TIMING)
+    for key, value in table.items():
+        if key not in DEFAULT_TIMING:
+            errors.append(f"[timing]: unknown key {key!r}; expected one of {sorted(DEFAULT_TIMING)}.")
+        elif key == "blocks" and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100):
+            errors.append(f"[timing]: 'blocks' must be an int in [0, 100] (0 turns the probe off). Got {value!r} instead.")
+        elif key != "blocks" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 3600):
+            errors.append(f"[timing]: {key!r} must be a number of seconds in (0, 3600]. Got {value!r} instead.")
+        else:
+            out[key] = value
+    return out
 
 
 def _known_metric(name: str, known: Collection[str]) -> bool:
