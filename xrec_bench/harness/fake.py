@@ -76,7 +76,8 @@ class FakeStages(Stages):
     {explainer: factor} multiplies its model evaluations only; ``metric_shift``: {metric: delta}
     moves one metric for every explainer (a changed metric definition); ``shuffle``: {explainer:
     fraction} scrambles that explainer's attributions for that fraction of users (their
-    faithfulness drops to the random explainer's); ``fail``: {(explainer, granularity)} raise; ``nan``: {(explainer, granularity)}
+    faithfulness drops to the random explainer's); ``probe``: run the real timing probe over CPU
+    work sized by the explainer's cost (off by default: it takes ~0.1 s a cell); ``fail``: {(explainer, granularity)} raise; ``nan``: {(explainer, granularity)}
     return all-NaN values; ``interrupt_after``: raise KeyboardInterrupt at the n-th explained cell
     of this process; ``delay``: seconds slept per cell; ``seed_offset``: changes the noise (a re-run
     of the same code with another seed).
@@ -90,6 +91,7 @@ class FakeStages(Stages):
     evals_factor: dict[str, float] = field(default_factory=dict)
     metric_shift: dict[str, float] = field(default_factory=dict)
     shuffle: dict[str, float] = field(default_factory=dict)
+    probe: bool = False
     fail: set[tuple[str, str]] = field(default_factory=set)
     nan: set[tuple[str, str]] = field(default_factory=set)
     interrupt_after: int | None = None
@@ -164,11 +166,13 @@ class FakeStages(Stages):
         return FAKE_METRICS[name]
 
     def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
-        from xrec_bench.harness.timing import interleaved
+        from xrec_bench.harness.timing import interleaved, not_judged
 
+        if not self.probe:
+            return not_judged("fake stages without probe=True do not time explainers")
         factor = self.cost_factor.get(explainer.name, 1.0) * self.time_factor.get(explainer.name, 1.0)
         units = max(1, round(FAKE_COST[explainer.name] * factor * _UNITS_PER_S))
-        return interleaved(lambda i: _burn(units), len(requests), reference=lambda: _burn(1500), **timing)
+        return interleaved(lambda i: _burn(units), len(requests), reference=lambda: _burn(2500), **timing)
 
     def reference_workload(self) -> dict[str, Any]:
         return {"name": "fake", "seconds": 0.01 * self.slowdown, "timings": [0.01 * self.slowdown]}
@@ -194,7 +198,7 @@ explainers = ["random", "oracle", "gradient", "perturbation", "history-only"]
 
 [timing]
 blocks = 5
-min_block_s = 0.008
+min_block_s = 0.01
 max_probe_s = 0.5
 
 [users]

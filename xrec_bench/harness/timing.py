@@ -29,7 +29,7 @@ import numpy as np
 CLOCK = "thread_time, 1 torch thread"
 REFERENCE_NAME = "matmul-256x256x256-x8 (1 thread)"
 #: below this a block's CPU time is mostly clock resolution and scheduling jitter
-MIN_JUDGED_BLOCK_S = 0.005
+MIN_JUDGED_BLOCK_S = 0.004
 MIN_BLOCKS = 3
 MAX_BATCH = 2000
 
@@ -75,10 +75,20 @@ def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, m
         return not_judged("no explained request to time")
     with one_thread():
         reference()  # warm-up: allocator, kernels, caches
-        t0 = clock()
-        work(0)  # warm-up, and the size of one item
-        one = clock() - t0
-        batch = int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-6)))))
+        work(0)  # warm-up (first calls are slower: caches, lazy initialisation)
+        # the size of one item: double a batch until it lasts a quarter block, so short items are not
+        # sized from one clock reading
+        k = 1
+        while True:
+            t0 = clock()
+            for j in range(k):
+                work(j % n_items)
+            took = clock() - t0
+            if took >= min_block_s / 4 or k >= MAX_BATCH:
+                break
+            k *= 2
+        one = took / k
+        batch = int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
         n_blocks = blocks
         if one * batch * blocks > max_probe_s:  # long explanations: fewer blocks, within the budget
             n_blocks = max(MIN_BLOCKS, int(max_probe_s // max(one * batch, 1e-9)))
