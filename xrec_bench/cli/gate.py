@@ -44,7 +44,7 @@ def add_parser(subparsers) -> None:
 
     c = subparsers.add_parser(
         "gate-calibrate", help="latency noise of clean runs -> the gate's threshold",
-        description="From >= 2 clean runs of unchanged code (same suite), the largest run-to-run ratio of the "
+        description="From >= 3 clean runs of unchanged code (same suite), the largest run-to-run ratio of the "
         "timing probe per cell; writes the threshold (that ratio squared, at least 1.2) as JSON. Put it next to "
         "the baseline's leaderboard.json, where `xrec-bench gate` reads it.")
     c.add_argument("runs", nargs="+", help="run folders (or record files), one per clean run")

@@ -148,8 +148,8 @@ def test_calibration_is_stored_and_read_next_to_the_baseline(baseline, run, tmp_
     assert cli(["gate-calibrate", str(baseline), *map(str, clean), "--out", str(out)]) == 0
     assert cli(["gate", "--baseline", str(baseline), "--candidate", str(clean[0])]) == 0
     assert f"calibrated ({out})" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="at least 2"):
-        calibrate([load_board([baseline])])
+    with pytest.raises(ValueError, match="at least 3"):
+        calibrate([load_board([baseline]), load_board([clean[0]])])
 
 
 def test_gate_config_is_checked():
