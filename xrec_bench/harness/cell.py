@@ -53,6 +53,7 @@ class CellJob:
     metric_options: dict[str, Any] = field(default_factory=dict)
     targets: str = DEFAULT_TARGET
     retry_failed: bool = False
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_key(self) -> str:
@@ -150,6 +151,10 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         _fill(record, out, stages)
         status, reason, warnings = judge(out, strict=job.kind == "accuracy")
         record.update(status=status, reason=reason, warnings=warnings)
+        if job.kind == "explainer" and status == "ok":
+            # only requests the explainer handled: a skipped one costs nothing and would flatter it
+            declined = {int(u) for u, _ in out.skipped}
+            record["timing"] = _probe(job, stages, data, trained, [r for r in requests if int(r.user) not in declined])
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the suite goes on
         log.warning("cell %s failed: %s: %s", _label(job.key), type(exc).__name__, exc)
         log.debug("%s", traceback.format_exc())
@@ -174,6 +179,20 @@ def is_cache_fault(exc: BaseException) -> bool:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+def _probe(job: CellJob, stages: Stages, data, trained, requests) -> dict[str, Any]:
+    """The cell's latency in reference units (see xrec_bench.harness.timing); never fails the cell."""
+    from xrec_bench.harness.timing import not_judged
+
+    if not job.timing or job.timing.get("blocks", 0) == 0:
+        return not_judged("the suite turns the timing probe off ([timing] blocks = 0)")
+    try:
+        return stages.time_explainer(data, trained, job.explainer, requests, granularity=job.granularity,
+                                     seed=job.cell_seed, **job.timing)
+    except Exception as exc:  # noqa: BLE001 - a probe that breaks leaves latency unjudged, not the cell failed
+        log.warning("timing probe of %s failed: %s: %s", _label(job.key), type(exc).__name__, exc)
+        return not_judged(f"the timing probe failed: {type(exc).__name__}: {exc}")
 
 
 def _finish(record: CellRecord, start: float) -> CellRecord:

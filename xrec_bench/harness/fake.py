@@ -27,6 +27,7 @@ FAKE_METRICS: dict[str, MetricSpecRecord] = {
     "deletion_auc": {"higher_is_better": False, "group": "faithfulness", "description": "fake", "granularity": None},
     "insertion_auc": {"higher_is_better": True, "group": "faithfulness", "description": "fake", "granularity": None},
     "gt_precision@1": {"higher_is_better": True, "group": "ground-truth", "description": "fake", "granularity": None},
+    "n_evals": {"higher_is_better": False, "group": "cost", "description": "fake model evaluations", "granularity": None},
     "wall_time_s": {"higher_is_better": False, "group": "cost", "description": "fake seconds", "granularity": None},
     "ndcg@10": {"higher_is_better": True, "group": "accuracy", "description": "fake", "granularity": None},
     "recall@10": {"higher_is_better": True, "group": "accuracy", "description": "fake", "granularity": None},
@@ -35,6 +36,18 @@ FAKE_METRICS: dict[str, MetricSpecRecord] = {
 FAKE_MODEL_BLIND = frozenset({"random"})
 #: explainer -> base seconds per explanation on the reference machine
 FAKE_COST = {"random": 0.001, "oracle": 0.2, "gradient": 0.01, "perturbation": 0.05, "history-only": 0.002}
+#: explainer -> model evaluations per explanation
+FAKE_EVALS = {"random": 0, "oracle": 1, "gradient": 2, "perturbation": 40, "history-only": 1}
+#: the fake's timing probe burns real CPU: this many units of work per fake second (a unit is ~10 us)
+_UNITS_PER_S = 2000
+_UNIT = np.random.default_rng(0).random((24, 24))
+
+
+def _burn(units: int) -> None:
+    """Real CPU work (the timing probe measures it): ``units`` small matrix products."""
+    a = _UNIT
+    for _ in range(units):
+        a = np.tanh(a @ _UNIT)
 
 
 def fake_catalog() -> Catalog:
@@ -60,7 +73,13 @@ class FakeStages(Stages):
     ``noise``: per-user noise scale; ``quality_shift``: added to an explainer's quality (plant a
     regression with a negative shift); ``slowdown``: the machine's speed factor (scales the
     reference workload and every latency alike); ``cost_factor``: {explainer: factor} slows one
-    explainer only; ``fail``: {(explainer, granularity)} raise; ``nan``: {(explainer, granularity)}
+    explainer only (model evaluations and time); ``time_factor``: {explainer: factor} slows one
+    explainer's wall time only (the timing probe burns that much more CPU); ``evals_factor``:
+    {explainer: factor} multiplies its model evaluations only; ``metric_shift``: {metric: delta}
+    moves one metric for every explainer (a changed metric definition); ``shuffle``: {explainer:
+    fraction} scrambles that explainer's attributions for that fraction of users (their
+    faithfulness drops to the random explainer's); ``probe``: run the real timing probe over CPU
+    work sized by the explainer's cost (off by default: it takes ~0.1 s a cell); ``fail``: {(explainer, granularity)} raise; ``nan``: {(explainer, granularity)}
     return all-NaN values; ``interrupt_after``: raise KeyboardInterrupt at the n-th explained cell
     of this process; ``delay``: seconds slept per cell; ``seed_offset``: changes the noise (a re-run
     of the same code with another seed).
@@ -70,6 +89,11 @@ class FakeStages(Stages):
     quality_shift: dict[str, float] = field(default_factory=dict)
     slowdown: float = 1.0
     cost_factor: dict[str, float] = field(default_factory=dict)
+    time_factor: dict[str, float] = field(default_factory=dict)
+    evals_factor: dict[str, float] = field(default_factory=dict)
+    metric_shift: dict[str, float] = field(default_factory=dict)
+    shuffle: dict[str, float] = field(default_factory=dict)
+    probe: bool = False
     fail: set[tuple[str, str]] = field(default_factory=set)
     nan: set[tuple[str, str]] = field(default_factory=set)
     interrupt_after: int | None = None
@@ -120,10 +144,17 @@ class FakeStages(Stages):
         noise = np.random.default_rng(derive_seed(seed, self.seed_offset, explainer.name, granularity, "noise"))
         for name in ("deletion_auc", "insertion_auc", "gt_precision@1"):
             sign = -1.0 if name == "deletion_auc" else 1.0
-            values = 0.5 + sign * 0.4 * quality + 0.1 * difficulty + noise.normal(0, self.noise, len(users))
-            out[name] = np.clip(values, 0.0, 1.0)
+            q = np.full(len(users), quality)
+            if explainer.name in self.shuffle:  # scrambled attributions: as good as random for those users
+                hit = np.array([derive_seed(0, "shuffle", int(u)) % 1000 < 1000 * self.shuffle[explainer.name]
+                                for u in users])
+                q[hit] = FAKE_EXPLAINERS["random"]
+            values = 0.5 + sign * 0.4 * q + 0.1 * difficulty + noise.normal(0, self.noise, len(users))
+            out[name] = np.clip(values + self.metric_shift.get(name, 0.0), 0.0, 1.0)
         cost = FAKE_COST[explainer.name] * self.cost_factor.get(explainer.name, 1.0) * self.slowdown
         out["wall_time_s"] = cost * np.exp(noise.normal(0, 0.1, len(users)))
+        evals = FAKE_EVALS[explainer.name] * self.cost_factor.get(explainer.name, 1.0)
+        out["n_evals"] = np.full(len(users), float(round(evals * self.evals_factor.get(explainer.name, 1.0))))
         if (explainer.name, granularity) in self.nan:
             out = {k: np.full(len(users), np.nan) for k in out}
         if metrics:
@@ -138,6 +169,15 @@ class FakeStages(Stages):
 
     def explainer_flags(self, explainer: ComponentSpec) -> dict[str, Any]:
         return {"model_blind": explainer.name in FAKE_MODEL_BLIND}
+
+    def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
+        from xrec_bench.harness.timing import interleaved, not_judged
+
+        if not self.probe:
+            return not_judged("fake stages without probe=True do not time explainers")
+        factor = self.cost_factor.get(explainer.name, 1.0) * self.time_factor.get(explainer.name, 1.0)
+        units = max(1, round(FAKE_COST[explainer.name] * factor * _UNITS_PER_S))
+        return interleaved(lambda i: _burn(units), len(requests), reference=lambda: _burn(2500), **timing)
 
     def reference_workload(self) -> dict[str, Any]:
         return {"name": "fake", "seconds": 0.01 * self.slowdown, "timings": [0.01 * self.slowdown]}
@@ -160,6 +200,11 @@ seeds = [0]
 granularities = ["history", "tokens"]
 accuracy_ks = [10]
 explainers = ["random", "oracle", "gradient", "perturbation", "history-only"]
+
+[timing]
+blocks = 5
+min_block_s = 0.01
+max_probe_s = 0.5
 
 [users]
 history = 60

@@ -64,6 +64,7 @@ class CellRecord(TypedDict, total=False):
     skipped: list[tuple[int, str]]  # (user, reason) for requests the explainer could not explain
     info: dict[str, Any]  # run-level findings of the metrics layer (e.g. sanity flags, cost summary)
     warnings: list[str]
+    timing: dict[str, Any]  # the latency probe: ratio to the reference workload, blocks (harness.timing)
     elapsed_s: float
     finished: str
     host_pid: str

@@ -88,14 +88,15 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                         payload = {**common, "key": key, "explainer": explainer.as_dict(), "cell_seed": cell_seed,
                                    "users_seed": users_seed, "n_users": suite.users[granularity],
                                    "metrics": suite.metrics, "metric_options": suite.metric_options_for(granularity),
-                                   "targets": suite.targets_for(ds), "source": code_fingerprint(explainer)}
+                                   "targets": suite.targets_for(ds), "source": code_fingerprint(explainer),
+                                   "timing": suite.timing}
                         digest = cache_key(payload)
                         explain_jobs.append(CellJob(
                             "explainer", key, digest, str(cache.path(key, digest)), str(out), ds, model, train_seed,
                             explainer=explainer, granularity=granularity, cell_seed=cell_seed, users_seed=users_seed,
                             n_users=suite.users[granularity], metrics=suite.metrics,
                             metric_options=suite.metric_options_for(granularity), targets=suite.targets_for(ds),
-                            retry_failed=retry_failed))
+                            retry_failed=retry_failed, timing=suite.timing))
     return jobs + explain_jobs
 
 

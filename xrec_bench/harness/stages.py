@@ -92,6 +92,13 @@ class Stages(ABC):
         key: editing that code recomputes the cell. Empty here; the real pipeline hashes its sources."""
         return {}
 
+    def time_explainer(self, data: LoadedData, trained: TrainedModel, explainer: ComponentSpec, requests: list[Any],
+                       *, granularity: str, seed: int, **timing: Any) -> dict[str, Any]:
+        """The explainer's latency in reference units, timed interleaved (``harness.timing.interleaved``)."""
+        from xrec_bench.harness.timing import not_judged
+
+        return not_judged(f"{type(self).__name__} does not time explainers")
+
     def environment(self) -> dict[str, Any]:
         return environment()
 
@@ -193,6 +200,17 @@ class RealStages(Stages):
         from xrec_bench.explainers.base import EXPLAINERS
 
         return code_fingerprint(EXPLAINERS.get(explainer.name).__module__)
+
+    def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
+        from xrec_bench.explainers.base import get_explainer
+        from xrec_bench.harness.timing import interleaved
+
+        method = get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+
+        def work(i: int) -> None:
+            method.explain(trained.model, [requests[i]], granularity=granularity, seed=seed)
+
+        return interleaved(work, len(requests), **timing)
 
     def metric_spec(self, name: str) -> MetricSpecRecord:
         from xrec_bench.metrics.base import spec

@@ -48,7 +48,11 @@ _TOP_KEYS = {
     "targets": f"what is explained: one of {list(TARGETS)} (default {DEFAULT_TARGET!r})",
     "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig); "
                       "a sub-table named after a granularity overrides options there, e.g. [metric_options.tokens]",
+    "timing": "the latency probe per explainer cell: a table {blocks = int (0: off), min_block_s = float, "
+              "max_probe_s = float}",
 }
+#: the latency probe (xrec_bench.harness.timing.interleaved) when a suite does not set [timing]
+DEFAULT_TIMING = {"blocks": 5, "min_block_s": 0.05, "max_probe_s": 30.0}
 _DATASET_KEYS = {"name", "label", "options", "split", "split_options", "targets"}
 _MODEL_KEYS = {"name", "label", "params"}
 _EXPLAINER_KEYS = {"name", "label", "params"}
@@ -106,6 +110,7 @@ class Suite:
     targets: str = DEFAULT_TARGET
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    timing: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TIMING))
 
     def targets_for(self, dataset: DatasetSpec) -> str:
         """What is explained on ``dataset``: its own ``targets`` if it sets one, else the suite's."""
@@ -282,6 +287,8 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
                 if g not in metric_options:
                     break  # the suite-wide options are wrong: once is enough
 
+    timing = _timing(checker.table(raw, "timing", "the suite"), errors)
+
     users = raw.get("users")
     users_out: dict[str, int] = {}
     if not isinstance(users, Mapping):
@@ -338,7 +345,22 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         granularities=tuple(granularities), metrics=metrics_out, accuracy_ks=tuple(ks), users=users_out,
         datasets=tuple(datasets), models=tuple(models), baselines=tuple(baselines), explainers=tuple(explainers),
         content_hash=content_hash(raw), source=source, targets=str(targets), metric_options=metric_options,
+        timing=timing,
     )
+
+
+def _timing(table: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
+    out = dict(DEFAULT_TIMING)
+    for key, value in table.items():
+        if key not in DEFAULT_TIMING:
+            errors.append(f"[timing]: unknown key {key!r}; expected one of {sorted(DEFAULT_TIMING)}.")
+        elif key == "blocks" and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100):
+            errors.append(f"[timing]: 'blocks' must be an int in [0, 100] (0 turns the probe off). Got {value!r} instead.")
+        elif key != "blocks" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 3600):
+            errors.append(f"[timing]: {key!r} must be a number of seconds in (0, 3600]. Got {value!r} instead.")
+        else:
+            out[key] = value
+    return out
 
 
 def _known_metric(name: str, known: Collection[str]) -> bool:
