@@ -153,7 +153,7 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         record.update(status=status, reason=reason, warnings=warnings)
         if job.kind == "explainer" and status == "ok":
             # only requests the explainer handled: a skipped one costs nothing and would flatter it
-            declined = {int(u) for u, _ in out.skipped}
+            declined = out.declined_users()
             record["timing"] = _probe(job, stages, data, trained, [r for r in requests if int(r.user) not in declined])
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded and the suite goes on
         log.warning("cell %s failed: %s: %s", _label(job.key), type(exc).__name__, exc)
@@ -234,7 +234,7 @@ def judge(out: CellOutput, *, strict: bool) -> tuple[str, str, list[str]]:
     some_nan = {k: int((~np.isfinite(np.asarray(v, dtype=float))).sum()) for k, v in out.metrics.items()}
     if len(all_nan) == len(out.metrics):
         reasons = sorted({r for _, r in out.skipped})[:3]
-        if reasons and set(out.users) <= {u for u, _ in out.skipped}:
+        if reasons and set(out.users) <= out.declined_users():
             # the explainer declined every request, each with a reason (e.g. too many features for
             # exact Shapley): the method does not apply here, which is a result, not a failure
             return "skipped", f"every request was skipped: {'; '.join(reasons)}", []

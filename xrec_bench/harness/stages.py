@@ -50,6 +50,15 @@ class CellOutput:
     curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n_users, n_points]
     skipped: list[tuple[int, str]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # run-level findings (e.g. sanity flags, cost summary)
+    #: users the explainer itself declined (``skipped`` also holds metric-level skips, e.g. a user whose
+    #: model does not use the planted cause, whose explanation was still computed); None: every skip
+    declined: list[int] | None = None
+
+    def declined_users(self) -> set[int]:
+        """Users without an explanation: the explainer declined them."""
+        if self.declined is not None:
+            return {int(u) for u in self.declined}
+        return {int(u) for u, _ in self.skipped}
 
 
 class Stages(ABC):
@@ -189,6 +198,7 @@ class RealStages(Stages):
             curves={k: np.asarray(v, dtype=np.float64) for k, v in result.curves.items()},
             skipped=[(int(u), str(reason)) for u, reason in result.skipped],
             info={"flags": dict(result.flags), "cost": dict(result.cost)},
+            declined=[int(e.user) for e in result.explanations if not e.ok],
         )
 
     def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:

@@ -103,7 +103,8 @@ def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, m
             work_s.append(clock() - t0)
     w, r = np.asarray(work_s), np.asarray(ref_s)
     out: dict[str, Any] = {"judged": True, "reason": "", "clock": CLOCK, "reference": REFERENCE_NAME,
-                           "blocks": n_blocks, "batch": batch, "work_s": work_s, "reference_s": ref_s}
+                           "blocks": n_blocks, "batch": batch, "n_items": n_items, "work_s": work_s,
+                           "reference_s": ref_s}
     if float(np.median(w)) < MIN_JUDGED_BLOCK_S or float(np.median(r)) < MIN_JUDGED_BLOCK_S:
         out.update(judged=False, reason=f"blocks too short to time ({np.median(w) * 1e3:.2f} ms of work, "
                    f"{np.median(r) * 1e3:.2f} ms of reference per block; needs >= {MIN_JUDGED_BLOCK_S * 1e3:g} ms)")

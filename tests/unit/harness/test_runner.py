@@ -159,3 +159,21 @@ def test_judge_tells_declined_requests_from_failures():
     status, _, warnings = judge(partial, strict=False)
     assert status == "ok" and warnings == ["metric 'gt_ap' is NaN for every user"]
     assert judge(partial, strict=True)[0] == "failed"  # accuracy cells: any NaN fails
+
+
+class _MetricSkips(FakeStages):
+    """Every user explained, and every user skipped by a metric (as ground truth does where the model
+    does not use the planted cause); the first user also declined by the explainer."""
+
+    def explain(self, data, trained, explainer, requests, **kwargs):
+        out = super().explain(data, trained, explainer, requests, **kwargs)
+        return dataclasses.replace(out, skipped=[(u, "ground truth: not used") for u in out.users],
+                                   declined=out.users[:1])
+
+
+def test_the_timing_probe_times_every_explained_user_not_only_metric_complete_ones(suite, tmp_path):
+    rec = run_suite(suite, tmp_path, stages=_MetricSkips(probe=True), progress=False).record
+    cell = next(c for c in rec["cells"] if c["key"]["explainer"] == "oracle" and c["key"]["granularity"] == "history")
+    assert cell["status"] == "ok"
+    assert cell["timing"]["judged"] is True, cell["timing"]
+    assert cell["timing"]["n_items"] == len(cell["users"]) - 1  # the declined user is not timed
