@@ -14,7 +14,6 @@ not a dependency. Both files load in well under a second for MovieLens-1M.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pooch import file_hash
 
 from xrec_bench.datasets.schema import Dataset
 from xrec_bench.io import atomic_path, read_json, write_json
@@ -61,7 +61,7 @@ def save(dataset: Dataset, folder: Path) -> Path:
     with atomic_path(folder, is_dir=True) as tmp:
         np.savez(tmp / "arrays.npz", **arrays)
         (tmp / "strings.json").write_text(json.dumps(strings, ensure_ascii=False), encoding="utf-8")
-        meta["files"] = {name: sha256_file(tmp / name) for name in DATA_FILES}
+        meta["files"] = {name: file_hash(tmp / name) for name in DATA_FILES}
         write_json(tmp / "meta.json", meta)
     return folder
 
@@ -99,7 +99,7 @@ def _load(folder: Path) -> Dataset:
     if not isinstance(recorded, dict):
         raise ValueError("meta.json records no checksums of the data files")
     for name in DATA_FILES:
-        actual = sha256_file(folder / name)
+        actual = file_hash(folder / name)
         if actual != recorded.get(name):
             raise ValueError(f"{name} has sha256 {actual[:12]}, but {str(recorded.get(name))[:12]} was recorded "
                              "when it was written")
@@ -128,14 +128,6 @@ def quarantine(folder: Path, why: str) -> Path | None:
         return None
     logger.warning("The cache entry %s is damaged (%s); moved it to %s and rebuilding it.", folder, why, aside)
     return aside
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _encode(series: pd.Series, key: str, arrays: dict, strings: dict) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pooch import file_hash
 
 from xrec_bench.harness.record import MetricSpecRecord, environment, reference_workload
 from xrec_bench.harness.suite import ComponentSpec, DatasetSpec
@@ -245,7 +246,7 @@ def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:
         revision["checkpoint"] = Path(folder).name
         weights = Path(folder) / "weights.safetensors"
         if weights.is_file():
-            revision["weights_sha256"] = _sha256(weights)[:16]
+            revision["weights_sha256"] = file_hash(weights)[:16]
     fit_seconds = getattr(model, "fit_seconds_", None)
     if isinstance(fit_seconds, (int, float)):
         revision["fit_seconds"] = round(float(fit_seconds), 2)
@@ -260,10 +261,3 @@ def _default_encoder() -> str:
     except importlib.metadata.PackageNotFoundError:
         return "all-MiniLM-L6-v2"
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

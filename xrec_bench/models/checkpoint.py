@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pooch import file_hash
 
 from xrec_bench import io, paths
 from xrec_bench.models.base import MODELS, Recommender
@@ -47,7 +48,7 @@ def save_checkpoint(model: Recommender, path: str | Path) -> Path:
     }
     with io.atomic_path(path, is_dir=True) as tmp:
         save_file(tensors, str(tmp / WEIGHTS_FILE))
-        config["weights_sha256"] = _sha256(tmp / WEIGHTS_FILE)  # verified on load
+        config["weights_sha256"] = file_hash(tmp / WEIGHTS_FILE)  # verified on load
         io.write_json(tmp / CONFIG_FILE, config)
     return path
 
@@ -77,7 +78,7 @@ def load_checkpoint(path: str | Path) -> Recommender:
             f"Checkpoint {path} was written by {config['model']} code version {config['code_version']}; this code "
             f"is version {cls.version}. Train again (fit_or_load keys its cache by code version)."
         )
-    actual = _sha256(path / WEIGHTS_FILE)
+    actual = file_hash(path / WEIGHTS_FILE)
     if actual != config.get("weights_sha256"):
         raise DamagedCheckpointError(
             f"Checkpoint {path}: {WEIGHTS_FILE} has sha256 {actual[:12]}, but {str(config.get('weights_sha256'))[:12]} "
@@ -91,14 +92,6 @@ def load_checkpoint(path: str | Path) -> Recommender:
 
 class DamagedCheckpointError(ValueError):
     """A checkpoint whose weights do not match the checksum recorded when it was saved."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def peak_rss_mb() -> float:
