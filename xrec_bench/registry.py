@@ -90,8 +90,6 @@ class Registry(Generic[T]):
             if not is_import_name(name):
                 raise UnknownNameError(self.unknown_message(name))
             self._entries[name] = self._resolve(name, name)
-            if name.split(".")[0].split(":")[0] != "xrec_bench":  # a built-in named by its path is no plugin
-                self._plugins[name] = provenance(name, self._entries[name])
         entry = self._entries[name]
         if isinstance(entry, str):
             where = "entry point" if name in self._plugins else "registered"
@@ -102,8 +100,11 @@ class Registry(Generic[T]):
     def plugin(self, name: str) -> dict[str, str] | None:
         """``{package, version, entry}`` for a plugin entry (entry point or ``module:Name``), else None."""
         self._load_entry_points()
-        if name not in self._entries and is_import_name(name):
-            self.get(name)
+        if name not in self._plugins and is_import_name(name):
+            obj = self.get(name)
+            module = getattr(obj, "__module__", None) or name.partition(":")[0]
+            if module.split(".")[0] != "xrec_bench":  # a built-in named by its import path is no plugin
+                self._plugins[name] = provenance(name, obj)
         found = self._plugins.get(name)
         return dict(found) if found else None
 
