@@ -26,7 +26,6 @@ from xrec_bench.harness.executor import InProcessExecutor
 from xrec_bench.harness.runner import RunResult, run_suite
 from xrec_bench.harness.stages import LoadedData, RealStages
 from xrec_bench.harness.suite import ComponentSpec, parse_suite
-from xrec_bench.paths import slug_problem
 
 __all__ = ["evaluate"]
 
@@ -52,24 +51,22 @@ def evaluate(
 ) -> RunResult:
     """Score ``explainer`` on ``users`` users of ``dataset`` explained on ``model`` at ``granularity``.
 
-    ``metrics`` None: every metric. ``params`` are the explainer's parameters (not with an instance,
+    ``label`` names the explainer's row (default: its registry name, or its class's ``name``
+    attribute). ``metrics`` None: every metric. ``params`` are the explainer's parameters (not with an instance,
     which carries its own). ``out`` is the results folder (None: a new temporary one); running again
     into the same folder reuses the cached cells. Raises :class:`~xrec_bench.harness.suite.SuiteError`
     listing every problem with the arguments before anything is loaded or trained.
     """
     name, params_out, instance = _explainer_entry(explainer, params)
-    cls = type(instance) if instance is not None else None
-    if label is None:
-        from xrec_bench.explainers.base import EXPLAINERS
-
-        own = getattr(cls or EXPLAINERS.get(name), "name", "")
-        label = own if isinstance(own, str) and own and not slug_problem(own) else "explainer"
+    entry: dict[str, Any] = {"name": name, "params": params_out}
+    if label is not None:  # else the suite's default: the name, or the class's ``name`` attribute
+        entry["label"] = label
     raw: dict[str, Any] = {
         "name": "api", "version": 1, "seed": seed, "seeds": [0], "granularities": [granularity],
         "users": {granularity: users}, "metrics": list(metrics) if metrics is not None else "all",
         "datasets": [{"name": dataset, "options": dict(dataset_options or {})}],
         "models": [{"name": model, "params": dict(model_params or {})}],
-        "explainers": [{"name": name, "label": label, "params": params_out}],
+        "explainers": [entry],
     }
     if metric_options:
         raw["metric_options"] = dict(metric_options)
