@@ -151,3 +151,32 @@ def test_python_api_refuses_bad_input(env):
         xrec_bench.evaluate(42)
     with pytest.raises(SuiteError, match="no_such_pkg_xyz"):
         xrec_bench.evaluate("no_such_pkg_xyz:Cls", model="zero-shot-text")
+
+
+def test_pip_installed_plugin_in_a_fresh_process(env, tmp_path):
+    """``pip install`` of the example (into a folder, no dependencies, offline), then ``xrec-bench run``
+    in a new interpreter that sees only the installed copy: the entry point alone makes it known."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    source, site = tmp_path / "src", tmp_path / "site"
+    shutil.copytree(EXAMPLE, source)  # build here: nothing is written into the repository
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--quiet", "--target", str(site), str(source)], capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.skip(f"cannot build the example offline here (needs pip and setuptools): {build.stderr[-300:]}")
+    suite, runs, results = _suite(tmp_path, '"recency"'), tmp_path / "runs", tmp_path / "results"
+    repo = str(EXAMPLE.parents[1])
+    child_env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, str(site)])}
+    code = ("import sys; from xrec_bench.cli import main; sys.exit(main(sys.argv[1:]))")
+    for args in (["run", "--suite", str(suite), "--out", str(runs), "--no-progress"],
+                 ["leaderboard", "build", "--runs", str(runs), "--out", str(results)]):
+        done = subprocess.run([sys.executable, "-c", code, *args], env=child_env, capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert _cells(runs)["recency"]["plugin"] == {"package": "xrec-bench-example-plugin", "version": "0.1.0",
+                                                 "entry": ENTRY}
+    md = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+    assert "| recency (data baseline) (plugin xrec-bench-example-plugin 0.1.0) | 20 / 20 |" in md
