@@ -64,21 +64,32 @@ class Registry(Generic[T]):
     def register(self, name: str, obj: T | str | None = None) -> Callable[[T], T] | T | str:
         """Register ``obj`` under ``name``; used bare as a decorator when ``obj`` is omitted.
 
-        ``obj`` may be a ``"package.module:attribute"`` string, resolved on first :meth:`get`.
+        ``obj`` may be a ``"package.module:attribute"`` string, resolved on first :meth:`get`. A name an
+        installed package's entry point took first is given back to the registered component.
         """
-        if name in self._entries:
-            raise ValueError(f"A {self.kind} named {name!r} is already registered; names must be unique.")
+        self._refuse_duplicate(name)
         if obj is not None:
             self._entries[name] = obj
             return obj
 
         def decorator(target: T) -> T:
-            if name in self._entries:
-                raise ValueError(f"A {self.kind} named {name!r} is already registered; names must be unique.")
+            self._refuse_duplicate(name)
             self._entries[name] = target
             return target
 
         return decorator
+
+    def _refuse_duplicate(self, name: str) -> None:
+        if name in self._plugins and not is_import_name(name):  # an entry point loaded earlier: it yields
+            log.warning("the %s entry point %r (%s) is shadowed by a registered %s of that name",
+                        self._group, name, self._plugins[name].get("entry"), self.kind)
+            del self._entries[name], self._plugins[name]
+        elif name in self._entries:
+            raise ValueError(f"A {self.kind} named {name!r} is already registered; names must be unique.")
+
+    def is_registered(self, name: str) -> bool:
+        """Whether ``name`` was registered by :meth:`register` (entry points and import paths not counted)."""
+        return name in self._entries and name not in self._plugins
 
     def get(self, name: str) -> T:
         """Return the entry called ``name``, importing it if it was registered lazily.

@@ -144,3 +144,18 @@ def test_leaderboard_row_marks_plugins():
               plugin={"package": "xrec-bench-example-plugin", "version": "0.1.0", "entry": "recency"})
     assert row.label == "recency (data baseline) (plugin xrec-bench-example-plugin 0.1.0)"
     assert Row("saliency", "ok", "", 3).label == "saliency"
+
+
+def test_registered_name_wins_over_an_entry_point_loaded_first(tmp_path, monkeypatch, caplog):
+    site = tmp_path / "site"
+    fake_install(site, name="early", top_level="json", entry_points={"alpha": "json:dumps"})
+    monkeypatch.syspath_prepend(str(site))
+    reg = Registry("explainer", entry_points="xrec_bench.explainers")
+    assert "alpha" in reg.names() and reg.plugin("alpha")["package"] == "early"
+    assert not reg.is_registered("alpha")
+    reg.register("alpha", "json:loads")  # e.g. built-ins registered after a plugin listing
+    import json
+
+    assert reg.get("alpha") is json.loads and reg.plugin("alpha") is None and "shadowed" in caplog.text
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("alpha", "json:dumps")
