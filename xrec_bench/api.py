@@ -97,8 +97,14 @@ def _explainer_entry(explainer: Any, params: Mapping[str, Any] | None) -> tuple[
     else:
         raise TypeError("evaluate(): 'explainer' must be a name ('saliency', 'package.module:Class'), an "
                         f"xrec_bench.explainers.Explainer subclass or an instance of one. Got {explainer!r} instead.")
-    name = f"{cls.__module__}:{cls.__qualname__}"
-    if name not in EXPLAINERS:
+    name = f"{cls.__module__}:{cls.__qualname__.replace('<locals>.', '')}"
+    try:
+        known = EXPLAINERS.get(name) if name in EXPLAINERS else None
+    except Exception:  # noqa: BLE001 - e.g. a module that cannot be imported again by name
+        known = None
+    if known is not cls:
+        if known is not None:  # another class of that name (two classes defined in functions)
+            name = f"{name}_{id(cls):x}"
         # not importable by that name (defined in a function or an interactive session): known to this
         # process only, which is why evaluate() runs in-process
         EXPLAINERS.register(name, cls)

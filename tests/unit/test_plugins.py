@@ -159,3 +159,32 @@ def test_registered_name_wins_over_an_entry_point_loaded_first(tmp_path, monkeyp
     assert reg.get("alpha") is json.loads and reg.plugin("alpha") is None and "shadowed" in caplog.text
     with pytest.raises(ValueError, match="already registered"):
         reg.register("alpha", "json:dumps")
+
+
+def test_api_accepts_classes_that_are_not_importable_by_name(monkeypatch):
+    from xrec_bench.api import _explainer_entry
+
+    monkeypatch.setattr(EXPLAINERS, "_entries", dict(EXPLAINERS._entries))
+    monkeypatch.setattr(EXPLAINERS, "_plugins", dict(EXPLAINERS._plugins))
+
+    def make():
+        class Local(Explainer):
+            name = "local"
+
+            def _attribute(self, task, rng):
+                return [0.0] * task.n_features
+
+        return Local
+
+    first, second = make(), make()
+    name, params, instance = _explainer_entry(first(), None)
+    assert name == f"{first.__module__}:test_api_accepts_classes_that_are_not_importable_by_name.make.Local"
+    assert EXPLAINERS.get(name) is first and instance is not None and params == {}
+    assert EXPLAINERS.plugin(name) == {"package": first.__module__.split(".")[0], "version": "unknown", "entry": name}
+    assert _explainer_entry(first, {"a": 1})[:2] == (name, {"a": 1})  # the same class: the same name
+    other = _explainer_entry(second, None)[0]
+    assert other != name and EXPLAINERS.get(other) is second
+    suite = parse_suite(_suite([other]))
+    assert suite.explainers[0].label == "local"
+    with pytest.raises(TypeError, match="not both"):
+        _explainer_entry(first(), {"a": 1})
