@@ -87,6 +87,13 @@ def test_suite_names_plugin_by_import_path(env, tmp_path, capsys, monkeypatch):
     board = read_json(results / "plugin-demo" / "v1" / "leaderboard.json")
     rows = {r["explainer"]: r for t in board["tables"] for r in t["rows"]}
     assert rows["recency"]["plugin"] == plugin and rows["random"]["plugin"] is None
+    csv = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.csv").read_text()
+    assert "xrec_bench_example_plugin 0.1.0" in csv
+    from xrec_bench.leaderboard.site import publish
+
+    publish(results, tmp_path / "site", plots=False)
+    page = (tmp_path / "site" / "plugin-demo" / "v1" / "index.html").read_text()
+    assert ">plugin xrec_bench_example_plugin 0.1.0</span>" in page
 
     # editing the plugin's code recomputes its cell and nothing else
     real = fingerprint.module_sources
