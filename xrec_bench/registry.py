@@ -47,13 +47,16 @@ def is_import_name(name: object) -> bool:
 class Registry(Generic[T]):
     """A named collection of components of one kind (``kind`` is used in messages).
 
-    ``check(obj)`` returns None for an acceptable entry, else what is wrong with it (used for plugins,
-    e.g. "not an Explainer subclass"); ``entry_points`` is the entry-point group read for installed
+    A registry takes plugins only when given ``check``: ``check(obj)`` returns None for an acceptable
+    entry, else what is wrong with it (e.g. "not an Explainer subclass"), and no other registry imports
+    a module because a name says so. ``entry_points`` is the entry-point group read for installed
     plugins (None: none).
     """
 
     def __init__(self, kind: str, *, check: Callable[[Any], str | None] | None = None,
                  entry_points: str | None = None) -> None:
+        if entry_points is not None and check is None:
+            raise ValueError("A registry that reads entry points needs a 'check' for what they load.")
         self.kind = kind
         self._entries: dict[str, T | str] = {}
         self._check = check
@@ -87,6 +90,9 @@ class Registry(Generic[T]):
         elif name in self._entries:
             raise ValueError(f"A {self.kind} named {name!r} is already registered; names must be unique.")
 
+    def _takes_import_name(self, name: object) -> bool:
+        return self._check is not None and is_import_name(name)
+
     def is_registered(self, name: str) -> bool:
         """Whether ``name`` was registered by :meth:`register` (entry points and import paths not counted)."""
         return name in self._entries and name not in self._plugins
@@ -98,7 +104,7 @@ class Registry(Generic[T]):
         (a :class:`PluginError` says why it cannot be used)."""
         self._load_entry_points()
         if name not in self._entries:
-            if not is_import_name(name):
+            if not self._takes_import_name(name):
                 raise UnknownNameError(self.unknown_message(name))
             self._entries[name] = self._resolve(name, name)
         entry = self._entries[name]
@@ -111,7 +117,7 @@ class Registry(Generic[T]):
     def plugin(self, name: str) -> dict[str, str] | None:
         """``{package, version, entry}`` for a plugin entry (entry point or ``module:Name``), else None."""
         self._load_entry_points()
-        if name not in self._plugins and is_import_name(name):
+        if name not in self._plugins and self._takes_import_name(name):
             obj = self.get(name)
             module = getattr(obj, "__module__", None) or name.partition(":")[0]
             if module.split(".")[0] != "xrec_bench":  # a built-in named by its import path is no plugin
@@ -155,7 +161,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         self._load_entry_points()
-        if is_import_name(name) and name not in self._entries:
+        if self._takes_import_name(name) and name not in self._entries:
             try:
                 self.get(name)
             except PluginError as exc:
@@ -176,7 +182,7 @@ class Registry(Generic[T]):
         self._load_entry_points()
         if name in self._entries:
             return True
-        if not is_import_name(name):
+        if not self._takes_import_name(name):
             return False
         try:
             self.get(name)  # type: ignore[arg-type]

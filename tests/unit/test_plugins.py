@@ -150,7 +150,7 @@ def test_registered_name_wins_over_an_entry_point_loaded_first(tmp_path, monkeyp
     site = tmp_path / "site"
     fake_install(site, name="early", top_level="json", entry_points={"alpha": "json:dumps"})
     monkeypatch.syspath_prepend(str(site))
-    reg = Registry("explainer", entry_points="xrec_bench.explainers")
+    reg = Registry("explainer", check=lambda obj: None, entry_points="xrec_bench.explainers")
     assert "alpha" in reg.names() and reg.plugin("alpha")["package"] == "early"
     assert not reg.is_registered("alpha")
     reg.register("alpha", "json:loads")  # e.g. built-ins registered after a plugin listing
@@ -188,3 +188,13 @@ def test_api_accepts_classes_that_are_not_importable_by_name(monkeypatch):
     assert suite.explainers[0].label == "local"
     with pytest.raises(TypeError, match="not both"):
         _explainer_entry(first(), {"a": 1})
+
+
+def test_registries_without_a_check_import_nothing_by_name():
+    from xrec_bench.models.base import MODELS
+
+    assert "os:system" not in MODELS
+    with pytest.raises(KeyError, match="Unknown model 'os:system'"):
+        MODELS.get("os:system")
+    with pytest.raises(ValueError, match="needs a 'check'"):
+        Registry("thing", entry_points="some.group")
