@@ -133,6 +133,9 @@ class Registry(Generic[T]):
             raise PluginError(f"Cannot load {self.kind} {name!r}: module {module_name!r} is not importable "
                               f"({type(exc).__name__}: {exc}). Install the package that provides it, or add its "
                               "folder to PYTHONPATH.") from exc
+        except Exception as exc:  # noqa: BLE001 - a plugin whose own code fails on import
+            raise PluginError(f"Cannot load {self.kind} {name!r}: importing {module_name!r} raised "
+                              f"{type(exc).__name__}: {exc}. Fix the plugin (see the traceback above this error).") from exc
         for part in attr.split("."):
             if not hasattr(obj, part):
                 public = sorted(a for a in dir(obj) if not a.startswith("_"))[:20]
@@ -209,5 +212,8 @@ def provenance(name: str, obj: Any) -> dict[str, str]:
             return {"package": dist, "version": importlib.metadata.version(dist), "entry": name}
         except importlib.metadata.PackageNotFoundError:
             continue
-    version = getattr(importlib.import_module(top), "__version__", None) if top != "__main__" else None
+    try:
+        version = getattr(importlib.import_module(top), "__version__", None) if top != "__main__" else None
+    except Exception:  # noqa: BLE001 - provenance is best effort for code outside any distribution
+        version = None
     return {"package": top, "version": str(version or "unknown"), "entry": name}

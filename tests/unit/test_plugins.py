@@ -198,3 +198,10 @@ def test_registries_without_a_check_import_nothing_by_name():
         MODELS.get("os:system")
     with pytest.raises(ValueError, match="needs a 'check'"):
         Registry("thing", entry_points="some.group")
+
+
+def test_plugin_whose_import_fails(tmp_path, monkeypatch):
+    (tmp_path / "broken_plugin_mod.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match="importing 'broken_plugin_mod' raised RuntimeError: boom"):
+        EXPLAINERS.get("broken_plugin_mod:X")
