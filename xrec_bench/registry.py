@@ -135,7 +135,7 @@ class Registry(Generic[T]):
                               "folder to PYTHONPATH.") from exc
         except Exception as exc:  # noqa: BLE001 - a plugin whose own code fails on import
             raise PluginError(f"Cannot load {self.kind} {name!r}: importing {module_name!r} raised "
-                              f"{type(exc).__name__}: {exc}. Fix the plugin (see the traceback above this error).") from exc
+                              f"{type(exc).__name__}: {exc}. Fix the error in the plugin module.") from exc
         for part in attr.split("."):
             if not hasattr(obj, part):
                 public = sorted(a for a in dir(obj) if not a.startswith("_"))[:20]
