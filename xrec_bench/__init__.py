@@ -6,3 +6,13 @@ A layer imports only the layers to its left, plus the small shared modules
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "evaluate"]
+
+
+def evaluate(explainer, **kwargs):
+    """Score an explainer as a one-cell suite; see :func:`xrec_bench.api.evaluate` (imported on use, so
+    that ``import xrec_bench`` stays light)."""
+    from xrec_bench.api import evaluate as _evaluate
+
+    return _evaluate(explainer, **kwargs)

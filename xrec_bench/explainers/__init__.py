@@ -34,5 +34,5 @@ _BUILTIN = {
 }
 
 for _name, _target in _BUILTIN.items():
-    if _name not in EXPLAINERS:
+    if not EXPLAINERS.is_registered(_name):
         EXPLAINERS.register(_name, f"{__name__}.{_target}")

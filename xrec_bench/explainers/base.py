@@ -29,7 +29,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPLAINERS: Registry[type[Explainer]] = Registry("explainer")
+
+
+def _check_explainer(obj: Any) -> str | None:
+    if isinstance(obj, type) and issubclass(obj, Explainer) and not getattr(obj, "__abstractmethods__", None):
+        return None
+    if isinstance(obj, type) and issubclass(obj, Explainer):
+        return f"it does not implement {', '.join(sorted(obj.__abstractmethods__))}."
+    return (f"expected a subclass of xrec_bench.explainers.Explainer (implementing _attribute(task, rng)). "
+            f"Got {type(obj).__name__} {obj!r} instead.")
+
+
+#: built-ins register lazily in ``xrec_bench.explainers``; ``package.module:Class`` names and the entry
+#: points of installed packages (group ``xrec_bench.explainers``) are plugins
+EXPLAINERS: Registry[type[Explainer]] = Registry("explainer", check=_check_explainer,
+                                                 entry_points="xrec_bench.explainers")
 
 
 @dataclass(frozen=True)

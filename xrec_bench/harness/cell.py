@@ -133,6 +133,9 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
     try:
         if job.explainer is not None:
             record["explainer_flags"] = stages.explainer_flags(job.explainer)
+            plugin = stages.plugin(job.explainer)
+            if plugin:
+                record["plugin"] = plugin
             supported, why = stages.supports(job.explainer, job.granularity)
             if not supported:
                 record.update(status="skipped", reason=why)

@@ -56,6 +56,7 @@ class CellRecord(TypedDict, total=False):
     dataset_fingerprint: str
     model_revision: dict[str, Any]
     explainer_flags: dict[str, Any]  # the explainer's declared capabilities (model_blind, stochastic, ...)
+    plugin: dict[str, str]  # a plugin explainer's provenance: package (distribution), version, entry
     users: list[int]  # aligned with every per-user list below
     targets: list[int]
     metrics: dict[str, list[float | None]]  # per-user values

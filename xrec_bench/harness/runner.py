@@ -45,6 +45,11 @@ class RunResult:
     def failed(self) -> list[CellOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
 
+    @property
+    def cells(self) -> list[dict]:
+        """The explainer cells of the run record (per-user metric values, provenance), as the leaderboard reads them."""
+        return [c for c in self.record["cells"] if c.get("kind") == "explainer"]
+
 
 def config_hash(suite: Suite) -> str:
     """What makes two runs of a suite comparable: its content and the users actually sampled."""

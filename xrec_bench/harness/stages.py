@@ -94,6 +94,11 @@ class Stages(ABC):
         """The explainer's declared capabilities (``model_blind`` among them), written into its cells."""
         return {}
 
+    def plugin(self, explainer: ComponentSpec) -> dict[str, str] | None:
+        """A plugin explainer's provenance (``{package, version, entry}``), written into its cells; None
+        for a built-in."""
+        return None
+
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
@@ -179,11 +184,22 @@ class RealStages(Stages):
 
         return EXPLAINERS.get(explainer.name).flags()
 
-    def explain(self, data, trained, explainer, requests, *, granularity, seed, metrics, metric_options):
+    def plugin(self, explainer: ComponentSpec) -> dict[str, str] | None:
+        import xrec_bench.explainers  # noqa: F401
+        from xrec_bench.explainers.base import EXPLAINERS
+
+        return EXPLAINERS.plugin(explainer.name)
+
+    def method(self, explainer: ComponentSpec, data: LoadedData) -> Any:
+        """The fitted explainer a cell runs (:mod:`xrec_bench.api` passes a user's object instead)."""
         from xrec_bench.explainers.base import get_explainer
+
+        return get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+
+    def explain(self, data, trained, explainer, requests, *, granularity, seed, metrics, metric_options):
         from xrec_bench.metrics import evaluate_explainer
 
-        method = get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+        method = self.method(explainer, data)
         kwargs: dict[str, Any] = {}
         if metric_options:
             from xrec_bench.metrics.config import EvalConfig
@@ -210,13 +226,13 @@ class RealStages(Stages):
         import xrec_bench.explainers  # noqa: F401
         from xrec_bench.explainers.base import EXPLAINERS
 
-        return code_fingerprint(EXPLAINERS.get(explainer.name).__module__)
+        return code_fingerprint(EXPLAINERS.get(explainer.name).__module__,
+                                plugin=EXPLAINERS.plugin(explainer.name))
 
     def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
-        from xrec_bench.explainers.base import get_explainer
         from xrec_bench.harness.timing import interleaved
 
-        method = get_explainer(explainer.name, **explainer.params).fit(data.dataset, data.split)
+        method = self.method(explainer, data)
 
         def work(i: int) -> None:
             method.explain(trained.model, [requests[i]], granularity=granularity, seed=seed)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
-from xrec_bench.paths import shipped_dir, slug_problem
+from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
+from xrec_bench.registry import is_import_name
 
 try:
     import tomllib
@@ -44,7 +45,8 @@ _TOP_KEYS = {
     "datasets": "an array of tables [[datasets]]",
     "models": "the explained models: an array of tables [[models]]",
     "baselines": "models shown for accuracy context only: an array of tables [[baselines]]",
-    "explainers": "names, or tables {name = ..., params = {...}}",
+    "explainers": "names (built-in, installed plugin, or 'package.module:Class'), or tables "
+                  "{name = ..., label = ..., params = {...}}",
     "targets": f"what is explained: one of {list(TARGETS)} (default {DEFAULT_TARGET!r})",
     "metric_options": "options of the explanation metrics (a table, passed to the metrics layer's EvalConfig); "
                       "a sub-table named after a granularity overrides options there, e.g. [metric_options.tokens]",
@@ -420,12 +422,25 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
     if name is None:
         return None
     known = _safe(names) or ()
-    if name not in known:
+    cls = None
+    if name not in known and is_import_name(name) and kind == "explainers":
+        try:  # a plugin named by its import path: say exactly why it cannot be loaded
+            cls = cls_of(name)
+        except Exception as exc:  # noqa: BLE001 - the registry's message names the cause and the fix
+            checker.errors.append(f"{where}: {exc}")
+            return None
+    if name not in known and cls is None:
         checker.errors.append(f"{where}: " + _unknown(kind.rstrip("s").replace("baseline", "model"), name, known))
         return None
     params = checker.table(c, "params", where)
-    checker.label(c.get("label", name), where)
-    cls = _safe(cls_of, name)
+    cls = cls if cls is not None else _safe(cls_of, name)
+    label = c.get("label", _default_label(name, cls))
+    if label is None:
+        checker.errors.append(f"{where}: {name!r} needs a 'label' ({SLUG_RULE}): labels name result files, and its "
+                              "class has no 'name' attribute that could serve, e.g. "
+                              f"{{ name = \"{name}\", label = \"mine\" }}.")
+        return None
+    checker.label(label, where)
     if cls is not None and params:
         accepted = _accepted_params(cls)
         if accepted is None:  # ``**params``: let the constructor (which only stores and checks them) judge
@@ -440,7 +455,16 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
                     checker.errors.append(f"{where}: {name!r} has no parameter {key!r}."
                                           + (f" Did you mean: {', '.join(close)}?" if close else "")
                                           + f" Its parameters: {', '.join(sorted(accepted)) or '(none)'}.")
-    return ComponentSpec(name=name, label=str(c.get("label", name)), params=params)
+    return ComponentSpec(name=name, label=str(label), params=params)
+
+
+def _default_label(name: str, cls: Any) -> str | None:
+    """A component's label when the suite sets none: its name; for a ``module:Class`` plugin, the
+    class's ``name`` attribute if that is a valid label (None: the suite must set one)."""
+    if not is_import_name(name):
+        return name
+    own = getattr(cls, "name", None)
+    return own if isinstance(own, str) and not slug_problem(own) else None
 
 
 def _accepted_params(cls: Any) -> set[str] | None:

@@ -153,6 +153,11 @@ def _label(row: dict[str, Any]) -> str:
     if "submitted_by" not in row:
         blind = ('<span class="flag" title="never asks the model for a score: its standings show what the data '
                  'alone recovers, and it is never crowned">data baseline</span>') if row.get("model_blind") else ""
+        plugin = row.get("plugin") or {}
+        if plugin:
+            blind += (f'{" " if blind else ""}<span class="flag" title="not shipped with xrec-bench: '
+                      f'{e(str(plugin.get("entry", "")))}">plugin {e(str(plugin.get("package", "")))} '
+                      f'{e(str(plugin.get("version", "")))}</span>')
         return e(row["explainer"]) + (" " + blind if blind else "")
     return (f'{e(row["base"])} <span class="flag" title="outside submission; provenance in '
             f'submissions/{e(row["provenance"])}.json">submitted by {e(row["submitted_by"])}</span>')

@@ -194,13 +194,18 @@ def check_versions(rec: dict[str, Any], published: dict[str, Any], declared: dic
     if allowed and version not in allowed:
         raise SubmissionError(f"the run used xrec-bench {version!r}; this leaderboard was built with "
                               f"{', '.join(allowed)}. Install xrec-bench=={allowed[0]} and run again.")
+    # plugin explainers' cells record their package and version (harness: cell "plugin")
+    recorded = {str(c["plugin"].get("package")): str(c["plugin"].get("version")) for c in rec["cells"]
+                if isinstance(c.get("plugin"), dict)}
     for pkg, ver in declared.items():
-        if pkg in libs and libs[pkg] != ver:
-            raise SubmissionError(f"plugin {pkg} is declared as {ver} but the run recorded {libs[pkg]}.")
+        found = libs.get(pkg, recorded.get(pkg))
+        if found is not None and found != ver:
+            raise SubmissionError(f"plugin {pkg} is declared as {ver} but the run recorded {found}.")
     unknown = sorted({c["key"]["explainer"] for c in rec["cells"]} - {"-"} - set(EXPLAINERS.names()))
     if unknown and not declared:
+        hint = f" (the run records {', '.join(f'{p}=={v}' for p, v in sorted(recorded.items()))})" if recorded else ""
         raise SubmissionError(f"explainer(s) {', '.join(unknown)} are not shipped with xrec-bench {version}: name the "
-                              "plugin package that provides them with --plugin PACKAGE==VERSION.")
+                              f"plugin package that provides them with --plugin PACKAGE==VERSION{hint}.")
 
 
 def submitted_rows(published: dict[str, Any], records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -83,10 +83,14 @@ class Row:
     curves: dict[str, list[float | None]] = field(default_factory=dict)
     model_blind: bool = False  # a data baseline: never crowned
     n_requested: int = 0
+    plugin: dict[str, str] | None = None  # a plugin explainer's provenance: package, version, entry
 
     @property
     def label(self) -> str:
-        return f"{self.explainer} ({DATA_BASELINE})" if self.model_blind else self.explainer
+        label = f"{self.explainer} ({DATA_BASELINE})" if self.model_blind else self.explainer
+        if self.plugin:
+            label += f" (plugin {self.plugin.get('package')} {self.plugin.get('version')})"
+        return label
 
 
 @dataclass
@@ -110,7 +114,7 @@ class Table:
             "higher_is_better": self.directions, "ranked": self.ranked,
             "accuracy": {m: {k: e.as_dict() for k, e in v.items()} for m, v in self.accuracy.items()},
             "rows": [{"explainer": r.explainer, "status": r.status, "reason": r.reason, "n_users": r.n_users,
-                      "n_requested": r.n_requested, "model_blind": r.model_blind,
+                      "n_requested": r.n_requested, "model_blind": r.model_blind, "plugin": r.plugin,
                       "metrics": {k: e.as_dict() for k, e in r.entries.items()}, "curves": r.curves} for r in self.rows],
         }
 
@@ -175,7 +179,8 @@ def _table(board, dataset, model, granularity, cells, accuracy_cells) -> Table:
         values[explainer] = {m: {k: v for k, v in aligned(ok, m).items() if np.isfinite(v)} for m in metrics}
         measured = set().union(*values[explainer].values()) if metrics else set()
         row = Row(explainer, status, reason, len(measured), model_blind=blind,
-                  n_requested=sum(len(c["users"]) for c in ok))
+                  n_requested=sum(len(c["users"]) for c in ok),
+                  plugin=next((c["plugin"] for c in ecells if c.get("plugin")), None))
         for m in metrics:
             if values[explainer][m]:
                 row.entries[m] = Entry(bootstrap_ci(list(values[explainer][m].values()), n_boot=N_BOOT, seed=0))

@@ -123,7 +123,8 @@ def table_frame(table: Table) -> pd.DataFrame:
     model_acc = table.accuracy.get(table.model, {})
     for row in table.rows:
         rec: dict[str, Any] = {"explainer": row.explainer, "status": row.status, "model_blind": row.model_blind,
-                               "n_users": row.n_users, "n_requested": row.n_requested}
+                               "n_users": row.n_users, "n_requested": row.n_requested,
+                               "plugin": f"{row.plugin['package']} {row.plugin['version']}" if row.plugin else ""}
         for m in table.metrics:
             e = row.entries.get(m)
             rec[f"{m}_mean"] = e.estimate.mean if e else None

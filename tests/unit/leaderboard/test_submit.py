@@ -145,3 +145,15 @@ def test_unknown_explainer_needs_a_declared_plugin(record, results, tmp_path):
         submit_run(_run_folder(tmp_path, rec), results, name="Lab Y")
     with pytest.raises(SubmissionError, match="PACKAGE==VERSION"):
         submit_run(_run_folder(tmp_path, rec, "run2"), results, name="Lab Y", plugins=["my-explainers"])
+
+
+def test_declared_plugin_version_must_match_the_recorded_one(record, results, tmp_path):
+    rec = copy.deepcopy(record)
+    for c in rec["cells"]:
+        if c["key"]["explainer"] == "saliency":
+            c["key"]["explainer"] = "my-saliency"
+            c["plugin"] = {"package": "my-explainers", "version": "2.0", "entry": "my_explainers:Saliency"}
+    with pytest.raises(SubmissionError, match=r"run records my-explainers==2\.0"):
+        submit_run(_run_folder(tmp_path, rec), results, name="Lab Y")
+    with pytest.raises(SubmissionError, match="declared as 1.0 but the run recorded 2.0"):
+        submit_run(_run_folder(tmp_path, rec, "run2"), results, name="Lab Y", plugins=["my-explainers==1.0"])

@@ -1,0 +1,189 @@
+"""The example plugin package (examples/xrec_bench_example_plugin) end to end, on the real pipeline
+(synthetic data, the zero-shot text model, history granularity): named by ``module:Class`` in a
+suite run by ``xrec-bench run``, installed (a simulated dist-info) and named by its entry point,
+explained by ``xrec-bench explain``, and scored by ``xrec_bench.evaluate``; its leaderboard rows
+say it is a plugin, with package and version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import xrec_bench
+from tests.helpers.plugin_pkg import ENTRY, EXAMPLE, fake_install, fresh_entry_points
+from xrec_bench.cli import main as cli
+from xrec_bench.explainers.base import EXPLAINERS
+from xrec_bench.harness import fingerprint
+from xrec_bench.io import read_json
+
+pytestmark = pytest.mark.slow
+
+DATA = {"n_users": 60, "n_items": 60, "min_length": 4, "max_length": 10}
+METRICS = ["deletion_auc", "insertion_auc", "gt_ap", "n_evals"]
+SUITE = """
+name = "plugin-demo"
+version = 1
+seed = 5
+seeds = [0]
+granularities = ["history"]
+explainers = [{explainers}]
+metrics = {metrics}
+targets = "test-item"
+
+[users]
+history = 20
+
+[timing]
+blocks = 0
+
+[[datasets]]
+name = "synthetic"
+options = {{ n_users = 60, n_items = 60, min_length = 4, max_length = 10 }}
+
+[[models]]
+name = "zero-shot-text"
+"""
+
+
+@pytest.fixture
+def env(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.getbasetemp() / "plugin-cache"  # shared: the dataset and encodings once
+    monkeypatch.setenv("XREC_BENCH_DATA", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    fresh_entry_points(monkeypatch, EXPLAINERS)
+
+
+def _suite(tmp_path, explainers: str):
+    path = tmp_path / "plugin-demo.toml"
+    path.write_text(SUITE.format(explainers=explainers, metrics=json.dumps(METRICS)))
+    return path
+
+
+def _values(cell):
+    """Per-user metric values, less the measured wall time (it differs run to run)."""
+    return {k: v for k, v in cell["metrics"].items() if k != "wall_time_s"}
+
+
+def _cells(runs):
+    return {c["key"]["explainer"]: c for c in read_json(runs / "record.json")["cells"] if c["kind"] == "explainer"}
+
+
+def test_suite_names_plugin_by_import_path(env, tmp_path, capsys, monkeypatch):
+    suite, runs, results = _suite(tmp_path, f'"{ENTRY}", "random"'), tmp_path / "runs", tmp_path / "results"
+    assert cli(["run", "--suite", str(suite), "--out", str(runs), "--no-progress"]) == 0
+    assert "3 cells, 3 computed, 0 from cache; 3 ok" in capsys.readouterr().out
+    cells = _cells(runs)
+    plugin = {"package": "xrec_bench_example_plugin", "version": "0.1.0", "entry": ENTRY}
+    assert cells["recency"]["plugin"] == plugin and "plugin" not in cells["random"]
+    assert cells["recency"]["explainer_flags"]["model_blind"] is True
+    assert len(cells["recency"]["users"]) == 20 and cells["recency"]["metrics"]["n_evals"] == [0.0] * 20
+
+    assert cli(["leaderboard", "build", "--runs", str(runs), "--out", str(results)]) == 0
+    md = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+    assert "| recency (data baseline) (plugin xrec_bench_example_plugin 0.1.0) | 20 / 20 |" in md
+    board = read_json(results / "plugin-demo" / "v1" / "leaderboard.json")
+    rows = {r["explainer"]: r for t in board["tables"] for r in t["rows"]}
+    assert rows["recency"]["plugin"] == plugin and rows["random"]["plugin"] is None
+    csv = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.csv").read_text()
+    assert "xrec_bench_example_plugin 0.1.0" in csv
+    from xrec_bench.leaderboard.site import publish
+
+    publish(results, tmp_path / "site", plots=False)
+    page = (tmp_path / "site" / "plugin-demo" / "v1" / "index.html").read_text()
+    assert ">plugin xrec_bench_example_plugin 0.1.0</span>" in page
+
+    # editing the plugin's code recomputes its cell and nothing else
+    real = fingerprint.module_sources
+
+    def edited(module):
+        return "edited" if module == "xrec_bench_example_plugin" else real(module)
+
+    monkeypatch.setattr(fingerprint, "module_sources", edited)
+    assert cli(["run", "--suite", str(suite), "--out", str(runs), "--no-progress"]) == 0
+    assert "3 cells, 1 computed, 2 from cache" in capsys.readouterr().out
+    assert _values(_cells(runs)["recency"]) == _values(cells["recency"])
+
+
+def test_installed_plugin_by_entry_point(env, tmp_path, capsys, monkeypatch):
+    site = tmp_path / "site"
+    fake_install(site)  # what `pip install examples/xrec_bench_example_plugin` leaves in site-packages
+    monkeypatch.syspath_prepend(str(site))
+    suite, runs, results = _suite(tmp_path, '"recency"'), tmp_path / "runs", tmp_path / "results"
+    assert cli(["run", "--suite", str(suite), "--out", str(runs), "--no-progress"]) == 0
+    assert _cells(runs)["recency"]["plugin"] == {"package": "xrec-bench-example-plugin", "version": "0.1.0",
+                                                 "entry": ENTRY}
+    assert cli(["leaderboard", "build", "--runs", str(runs), "--out", str(results)]) == 0
+    md = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+    assert "recency (data baseline) (plugin xrec-bench-example-plugin 0.1.0)" in md
+    capsys.readouterr()
+
+    assert cli(["explain", "--dataset", "synthetic", "--model", "zero-shot-text", "--granularity", "history",
+                "--explainer", "recency", "--user", "u00001", "--param", "decay=0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    scores = [f["score"] for f in sorted(out["features"], key=lambda f: f["position"])]
+    assert out["explainer"] == "recency" and out["status"] == "ok"
+    assert scores[-2:] == [0.5, 1.0]  # the latest history item first, then halving
+
+
+def test_python_api_matches_the_suite_cell(env, tmp_path, capsys):
+    from xrec_bench_example_plugin.explainers import RecencyExplainer
+
+    runs = tmp_path / "runs"
+    assert cli(["run", "--suite", str(_suite(tmp_path, f'"{ENTRY}"')), "--out", str(runs), "--no-progress"]) == 0
+    suite_cell = _cells(runs)["recency"]
+    common = {"dataset": "synthetic", "model": "zero-shot-text", "users": 20, "granularity": "history",
+              "metrics": METRICS, "seed": 5, "dataset_options": DATA, "targets": "test-item",
+              "timing": {"blocks": 0}}
+    by_class = xrec_bench.evaluate(RecencyExplainer, out=tmp_path / "api-class", **common)
+    by_object = xrec_bench.evaluate(RecencyExplainer(decay=0.8), out=tmp_path / "api-object", **common)
+    by_name = xrec_bench.evaluate(ENTRY, out=tmp_path / "api-name", **common)
+    for result in (by_class, by_object, by_name):
+        (cell,) = result.cells
+        assert cell["status"] == "ok" and cell["key"]["explainer"] == "recency"
+        assert cell["users"] == suite_cell["users"] and _values(cell) == _values(suite_cell)
+        assert cell["plugin"]["package"] == "xrec_bench_example_plugin" and cell["plugin"]["version"] == "0.1.0"
+    results = tmp_path / "results"
+    assert cli(["leaderboard", "build", "--runs", str(by_object.record_path), "--out", str(results)]) == 0
+    assert "(plugin xrec_bench_example_plugin 0.1.0)" in (results / "api" / "v1" / "README.md").read_text() + \
+        (results / "api" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+
+
+def test_python_api_refuses_bad_input(env):
+    from xrec_bench.harness.suite import SuiteError
+
+    with pytest.raises(TypeError, match="must be a name"):
+        xrec_bench.evaluate(42)
+    with pytest.raises(SuiteError, match="no_such_pkg_xyz"):
+        xrec_bench.evaluate("no_such_pkg_xyz:Cls", model="zero-shot-text")
+
+
+def test_pip_installed_plugin_in_a_fresh_process(env, tmp_path):
+    """``pip install`` of the example (into a folder, no dependencies, offline), then ``xrec-bench run``
+    in a new interpreter that sees only the installed copy: the entry point alone makes it known."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    source, site = tmp_path / "src", tmp_path / "site"
+    shutil.copytree(EXAMPLE, source)  # build here: nothing is written into the repository
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--quiet", "--target", str(site), str(source)], capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.skip(f"cannot build the example offline here (needs pip and setuptools): {build.stderr[-300:]}")
+    suite, runs, results = _suite(tmp_path, '"recency"'), tmp_path / "runs", tmp_path / "results"
+    repo = str(EXAMPLE.parents[1])
+    child_env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, str(site)])}
+    code = ("import sys; from xrec_bench.cli import main; sys.exit(main(sys.argv[1:]))")
+    for args in (["run", "--suite", str(suite), "--out", str(runs), "--no-progress"],
+                 ["leaderboard", "build", "--runs", str(runs), "--out", str(results)]):
+        done = subprocess.run([sys.executable, "-c", code, *args], env=child_env, capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert _cells(runs)["recency"]["plugin"] == {"package": "xrec-bench-example-plugin", "version": "0.1.0",
+                                                 "entry": ENTRY}
+    md = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+    assert "| recency (data baseline) (plugin xrec-bench-example-plugin 0.1.0) | 20 / 20 |" in md
