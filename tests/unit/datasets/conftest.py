@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from xrec_bench.datasets.cards import Card, card_from_dict, url_to_relpath
+from tests.helpers.hostile import Mirror, fresh_cache
+from xrec_bench.datasets.cards import Card, card_from_dict
 
 ML1M_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 MIND_URLS = {
@@ -25,24 +26,11 @@ AMAZON = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2"
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own empty cache and no mirror from the environment."""
-    path = tmp_path / "data"
-    monkeypatch.setenv("XREC_BENCH_DATA", str(path))
-    monkeypatch.delenv("XREC_BENCH_MIRROR", raising=False)
-    monkeypatch.delenv("XREC_BENCH_OPTIONAL_MIRROR", raising=False)
-    return path
+    return fresh_cache(tmp_path, monkeypatch)
 
 
-class MirrorFolder:
+class MirrorFolder(Mirror):
     """A folder where the file of ``https://HOST/PATH`` lies at ``HOST/PATH``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def put(self, url: str, data: bytes) -> Path:
-        path = self.root / url_to_relpath(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return path
 
     def put_zip(self, url: str, members: dict[str, bytes]) -> Path:
         return self.put(url, zip_bytes(members))
