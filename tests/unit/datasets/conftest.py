@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers.hostile import Mirror, fresh_cache
+from tests.helpers.hostile import Mirror, fresh_cache, zip_bytes
 from xrec_bench.datasets.cards import Card, card_from_dict
 
 ML1M_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
@@ -38,14 +36,6 @@ class MirrorFolder(Mirror):
     def put_gz(self, url: str, lines: list) -> Path:
         text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
         return self.put(url, gzip.compress(text.encode("utf-8")))
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture
