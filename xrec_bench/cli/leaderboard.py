@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     s = sub.add_parser("show", help="print the Markdown tables of a built leaderboard or of run records")
     s.add_argument("path", nargs="+", help="a leaderboard.json, run-record files or results folders")
     s.add_argument("--dataset", default=None, help="only this dataset")
-    s.add_argument("--granularity", default=None, choices=["history", "tokens"], help="only this granularity")
+    s.add_argument("--granularity", default=None, choices=["history", "tokens", "fields"], help="only this granularity")
     s.set_defaults(func=show)
     d = sub.add_parser("diff", help="compare two built leaderboards at the precision the tables show (exit 1 if any differ)")
     d.add_argument("a", help="a leaderboard folder or its leaderboard.json")

@@ -113,6 +113,17 @@ def _item(asin: str, row: dict | None) -> dict[str, Any]:
             "has_metadata": True, "text": text or f"Amazon item {asin}."}
 
 
+def field_values(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields :func:`_item` rendered into an item's text, in order: title, brand, each category level
+    shown (the top level is left out when there are others), description."""
+    if not row.get("has_metadata", True):
+        return []
+    path = [c for c in str(row.get("category") or "").split(" > ") if c]
+    out = [("title", str(row.get("title") or "")), ("brand", str(row.get("brand") or ""))]
+    out += [("category", c) for c in (path[1:] or path)]
+    return out + [("description", str(row.get("description") or ""))]
+
+
 def _review(row: Any) -> tuple[str, str, float, int] | None:
     if not isinstance(row, dict):
         return None

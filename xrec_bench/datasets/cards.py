@@ -50,6 +50,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from xrec_bench import paths
 from xrec_bench.datasets.errors import CardError
+from xrec_bench.datasets.fields import FieldsError, check_fields
 from xrec_bench.registry import Registry
 
 TOFU = "tofu"
@@ -57,8 +58,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: values that may be put into a URL (and thus a cache path): no "/", no "..", no spaces
 _URL_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-_CARD_KEYS = {"name", "version", "description", "homepage", "license", "citation", "parser", "options", "files"}
-_REQUIRED_KEYS = _CARD_KEYS - {"options", "files"}
+_CARD_KEYS = {"name", "version", "description", "homepage", "license", "citation", "parser", "options", "files",
+              "fields"}
+_REQUIRED_KEYS = _CARD_KEYS - {"options", "files", "fields"}
 _FILE_KEYS = {"name", "urls", "sha256", "members", "max_bytes", "max_unpacked_bytes", "max_ratio"}
 
 #: options every card accepts (applied by ``preprocess``) and their defaults
@@ -124,6 +126,9 @@ class Card:
     options: Mapping[str, Any] = field(default_factory=dict)
     files: tuple[Mapping[str, Any], ...] = ()
     path: Path | None = None
+    #: the item-text fields (``{"names": [...], "values": "module:function"}``, see
+    #: :mod:`xrec_bench.datasets.fields`); empty when the dataset declares none
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve_options(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The card's defaults (and the preprocessing defaults) updated with ``overrides``, checked."""
@@ -232,6 +237,10 @@ def card_from_dict(data: Mapping[str, Any], *, path: Path | None = None) -> Card
     names = [_check_file(where, spec, options) for spec in files]
     if len(set(names)) != len(names):
         raise CardError(f"{where}: file names must be unique. Got {names}.")
+    try:
+        fields = check_fields(where, data["fields"]) if "fields" in data else {}
+    except FieldsError as exc:
+        raise CardError(str(exc)) from None
     return Card(
         name=data["name"],
         version=data["version"],
@@ -243,6 +252,7 @@ def card_from_dict(data: Mapping[str, Any], *, path: Path | None = None) -> Card
         options=dict(options),
         files=tuple(dict(f) for f in files),
         path=path,
+        fields=fields,
     )
 
 

@@ -78,7 +78,7 @@ def prepare_dataset(
         hit = cache.load(folder)
         if hit is not None:
             logger.info("Loaded %s from the processed cache %s.", card.name, folder)
-            return Prepared(hit, True, folder)
+            return Prepared(replace(hit, fields=dict(card.fields) or dict(hit.fields)), True, folder)
     fetched = fetch_files(files, mirror=mirror, progress=progress)
     checksums = {f.source: f.sha256 for f in fetched}
     status = {f.source: PINNED if f.pinned else RECORDED for f in fetched}
@@ -93,6 +93,7 @@ def prepare_dataset(
         checksums=checksums,
         options={**raw.options, **resolved},
         stats={**dataset.stats, "checksum_status": status},
+        fields=dict(card.fields) or dict(dataset.fields),
     )
     folder = _entry(card, checksums, resolved, strict)
     try:

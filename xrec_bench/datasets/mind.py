@@ -72,6 +72,12 @@ def parse_small(card: Any, files: Mapping[str, Path], options: Mapping[str, Any]
     return replace(dataset, impressions=_impressions(rows, dataset), stats=stats)
 
 
+def field_values(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields :func:`_news` rendered into an item's text, in order: title, category, subcategory, abstract."""
+    return [("title", str(row.get("title") or "").rstrip(".")), ("category", str(row.get("category") or "")),
+            ("subcategory", str(row.get("subcategory") or "")), ("abstract", str(row.get("abstract") or ""))]
+
+
 def _news(files: Mapping[str, Path], stats: dict, strict: bool) -> pd.DataFrame:
     news: dict[str, list[str]] = {}
     for split in SPLITS:

@@ -107,6 +107,15 @@ def _items(movies: pd.DataFrame, stats: dict, strict: bool) -> pd.DataFrame:
     )
 
 
+def field_values(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields :func:`_items` rendered into an item's text, in order: title, year, each shown genre."""
+    out = [("title", str(row["title"]))]
+    if row.get("year"):
+        out.append(("year", str(row["year"])))
+    genres = str(row.get("genres") or "")
+    return out + [("genre", g) for g in genres.split("|") if g and g not in _NO_GENRE]
+
+
 def _front_article(title: str) -> str:
     match = _ARTICLE.match(title.strip())
     if not match:

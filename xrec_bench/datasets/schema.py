@@ -34,6 +34,8 @@ class Dataset:
             (ties keep source order). Holds the implicit feedback after the rating threshold.
         impressions: MIND only: ``impression_id``, ``user``, ``timestamp``, ``history`` (array of item
             indices), ``candidates`` (array of item indices), ``labels`` (array of 0/1).
+        fields: the card's declaration of the item text's fields (``names``, ``values``; see
+            :mod:`xrec_bench.datasets.fields`), empty when it declares none.
         ground_truth: synthetic only: ``user``, ``target`` (item index of the planted next item),
             ``cause_items`` (array of item indices in the user's history that caused it),
             ``cause_words`` (tuple of words of the target's text that made it match).
@@ -53,6 +55,7 @@ class Dataset:
     stats: dict[str, Any] = field(default_factory=dict)
     impressions: pd.DataFrame | None = None
     ground_truth: pd.DataFrame | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:

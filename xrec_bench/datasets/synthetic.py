@@ -234,7 +234,18 @@ def _generate(name: str, version: str, options: Mapping[str, Any]) -> Dataset:
         },
         stats=stats,
         ground_truth=ground_truth,
+        fields=dict(FIELDS),
     )
+
+
+#: The item text's fields: each keyword of the title is its own field value (the planted cause word is
+#: one of them, so the field-level cause is "keyword: <cause word>"), and the signal-free genre.
+FIELDS = {"names": ["keyword", "genre"], "values": "xrec_bench.datasets.synthetic:field_values"}
+
+
+def field_values(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields of an item's text ``"<kw1> <kw2>. Genre: <genre>."``: both keywords, then the genre."""
+    return [("keyword", w) for w in str(row["title"]).split()] + [("genre", str(row["genre"]))]
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class ExplanationError(ValueError):
 
 class Explainer(ABC):
     name: ClassVar[str] = ""
-    granularities: ClassVar[frozenset[str]] = frozenset({"history", "tokens"})
+    granularities: ClassVar[frozenset[str]] = frozenset({"history", "tokens", "fields"})
     needs_gradients: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     model_agnostic: ClassVar[bool] = True

@@ -20,7 +20,11 @@ class AttentionExplainer(ConfiguredExplainer):
             "attention is read off the user tower's attention over history items; the item text is "
             "mean-pooled after 6 layers x 12 heads of self-attention, whose raw weights are not an "
             "attribution of the item's score to its words"
-        )
+        ),
+        "fields": (
+            "attention is read off the user tower's attention over history items; the item text's fields "
+            "get no attention weights of their own"
+        ),
     }
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:

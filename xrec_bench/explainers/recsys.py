@@ -19,7 +19,7 @@ from xrec_bench.explainers.base import ExplanationError
 from xrec_bench.models.features import FeatureTask
 
 _WORDS_REASON = (
-    "{} compares history items with the target item; words of the item text have no {} of their own"
+    "{} compares history items with the target item; words and fields of the item text have no {} of their own"
 )
 
 
@@ -28,7 +28,7 @@ class SimilarityExplainer(ConfiguredExplainer):
     granularities = frozenset({"history"})
     model_agnostic = False
     model_blind = True  # reads the model's item embeddings, never how the model scores a history
-    unsupported_reasons = {"tokens": _WORDS_REASON.format("similarity", "item embedding")}
+    unsupported_reasons = {g: _WORDS_REASON.format("similarity", "item embedding") for g in ("tokens", "fields")}
 
     def _attribute(self, task: FeatureTask, rng: np.random.Generator) -> np.ndarray:
         if not hasattr(task, "feature_embeddings") or not hasattr(task, "target_embedding"):
@@ -44,7 +44,7 @@ class CooccurrenceExplainer(ConfiguredExplainer):
     name = "cooccurrence"
     granularities = frozenset({"history"})
     model_blind = True  # training interactions only
-    unsupported_reasons = {"tokens": _WORDS_REASON.format("co-occurrence", "interactions")}
+    unsupported_reasons = {g: _WORDS_REASON.format("co-occurrence", "interactions") for g in ("tokens", "fields")}
 
     def fit(self, dataset, split) -> CooccurrenceExplainer:
         train = split.train

@@ -28,7 +28,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (dependency: tomli; python_version < "3.11")
     import tomli as tomllib
 
-GRANULARITIES = ("history", "tokens")
+GRANULARITIES = ("history", "tokens", "fields")
 SPLIT_STRATEGIES = ("leave-last-out", "temporal")
 MAX_USERS = 1_000_000
 

@@ -3,7 +3,9 @@
 ``ground_truth`` is the dataset's frame (``user``, ``target``, ``cause_items``, ``cause_words``).
 History: a feature is relevant if its item id (``explanation.feature_ids``) is a cause item.
 Tokens: a feature is relevant if its word (``explanation.feature_labels``), lower-cased and with
-surrounding punctuation stripped, is a cause word (every occurrence counts).
+surrounding punctuation stripped, is a cause word (every occurrence counts). Fields: a field (label
+``name: value``) is relevant if a word of its value is a cause word (on synthetic data, the keyword
+field that holds the planted word).
 
 The planted cause explains how the DATA were generated, not what the trained model learned: an
 explainer that recovers it from the data alone (item co-occurrence, embedding similarity) would
@@ -86,6 +88,9 @@ def relevance(explanation, causes_row, granularity: str) -> np.ndarray:
         causes = {int(i) for i in np.asarray(causes_row["cause_items"]).reshape(-1)}
         return np.array([int(i) in causes for i in explanation.feature_ids], dtype=np.int64)
     causes = {normalise_word(w) for w in causes_row["cause_words"]}
+    if granularity == "fields":  # "name: value": relevant if a word of the value is a cause word
+        return np.array([bool(causes & {normalise_word(w) for w in str(label).partition(": ")[2].split()})
+                         for label in explanation.feature_labels], dtype=np.int64)
     return np.array([normalise_word(w) in causes for w in explanation.feature_labels], dtype=np.int64)
 
 

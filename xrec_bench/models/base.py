@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 MODELS: Registry[type[Recommender]] = Registry("model")
 
-#: The granularities of explanation: which history items, and which words of the item text.
-GRANULARITIES = ("history", "tokens")
+#: The granularities of explanation: which history items, which words of the item text, and which fields
+#: of the item text (title, each genre, brand, ...: knowledge-level explanations).
+GRANULARITIES = ("history", "tokens", "fields")
 
 
 class NotFittedError(RuntimeError):

@@ -102,23 +102,17 @@ class TokenTask(FeatureTask):
         exclude: np.ndarray,
     ) -> None:
         enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="pt")
-        word_ids = enc.word_ids(0)
-        words = sorted({w for w in word_ids if w is not None})
-        index = {w: j for j, w in enumerate(words)}
-        labels = []
-        for w in words:
-            start, end = enc.word_to_chars(0, w)
-            labels.append(text[start:end])
+        feature_of_token, labels = self._features(enc, text)
         super().__init__(
             user=user,
             target=target,
-            feature_ids=np.arange(len(words)),
+            feature_ids=np.arange(len(labels)),
             feature_labels=labels,
             exclude=exclude,
         )
         self.text = text
         self.input_ids = enc["input_ids"]
-        self.word_of_token = torch.tensor([-1 if w is None else index[w] for w in word_ids], dtype=torch.long)
+        self.word_of_token = torch.tensor(feature_of_token, dtype=torch.long)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.baseline_ids = torch.where(
             self.word_of_token >= 0, torch.tensor(pad_id), self.input_ids[0]
@@ -127,6 +121,17 @@ class TokenTask(FeatureTask):
         self._item_fn = item_fn
         self._u = user_vector.reshape(1, -1)
         self._others = other_scores
+
+    def _features(self, enc, text: str) -> tuple[list[int], list[str]]:
+        """The feature index of every token (-1: never removed, e.g. [CLS]) and each feature's label."""
+        word_ids = enc.word_ids(0)
+        words = sorted({w for w in word_ids if w is not None})
+        index = {w: j for j, w in enumerate(words)}
+        labels = []
+        for w in words:
+            start, end = enc.word_to_chars(0, w)
+            labels.append(text[start:end])
+        return [-1 if w is None else index[w] for w in word_ids], labels
 
     def forward_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Target scores ``[B]`` for token ids and token attention masks ``[B, T]`` (differentiable
@@ -149,3 +154,30 @@ class TokenTask(FeatureTask):
         scores = self._others.unsqueeze(0).repeat(mask.shape[0], 1)
         scores[:, self.target] = self._forward(mask)
         return scores
+
+
+class FieldTask(TokenTask):
+    """Features: the fields of the target's text (title, each genre, brand, ...; declared by the dataset's
+    card, located by :func:`xrec_bench.datasets.fields.item_fields`). A removed field has all its
+    word-pieces dropped from the attention mask, exactly as a removed word at the token granularity;
+    word-pieces outside every field ("Genres:", punctuation) are never removed. A field whose
+    word-pieces were all cut off by ``max_length`` is not a feature."""
+
+    granularity = "fields"
+
+    def __init__(self, *, fields, **kwargs) -> None:
+        self._fields = tuple(fields)
+        super().__init__(**kwargs)
+
+    def _features(self, enc, text: str) -> tuple[list[int], list[str]]:
+        n_tokens = len(enc["input_ids"][0])
+        of_token = []
+        for t in range(n_tokens):
+            span = enc.token_to_chars(0, t) if enc.word_ids(0)[t] is not None else None
+            field = -1
+            if span is not None:
+                field = next((j for j, f in enumerate(self._fields) if f.start <= span.start < f.end), -1)
+            of_token.append(field)
+        present = sorted({f for f in of_token if f >= 0})
+        index = {f: j for j, f in enumerate(present)}
+        return [index.get(f, -1) for f in of_token], [self._fields[f].label for f in present]

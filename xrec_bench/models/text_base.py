@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from xrec_bench.datasets.fields import FieldSpan, item_fields
 from xrec_bench.models.base import NotFittedError, Recommender
 from xrec_bench.models.encoder import TextEncoder, encode_all
-from xrec_bench.models.tasks import HistoryTask, TokenTask, cosine
+from xrec_bench.models.tasks import FieldTask, HistoryTask, TokenTask, cosine
 
 
 def right_aligned(histories: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +44,11 @@ def item_labels(dataset) -> list[str]:
 
 
 class TextRecommender(Recommender):
-    explainable_granularities = ("history", "tokens")
+    explainable_granularities = ("history", "tokens", "fields")
+
+    #: the located fields of every item's text (:func:`xrec_bench.datasets.fields.item_fields`), or None
+    #: when the dataset declares none; set by :meth:`_remember_fields` at fit time, kept in checkpoints
+    item_fields_: list | None = None
 
     encoder_: TextEncoder
     item_emb_: torch.Tensor  # [n_items, D], float32, CPU
@@ -150,11 +155,20 @@ class TextRecommender(Recommender):
                 user_fn=self._user_fn,
                 exclude=exclude,
             )
-        if granularity == "tokens":
+        if granularity in ("tokens", "fields"):
             u = self.user_vectors([history])[0]
             with torch.no_grad():
                 others = cosine(u.unsqueeze(0), self.item_emb_)[0]
-            return TokenTask(
+            task_cls, extra = TokenTask, {}
+            if granularity == "fields":
+                if self.item_fields_ is None:
+                    raise ValueError(
+                        "This model's dataset declares no item-text fields (a [fields] table in its card, see "
+                        "xrec_bench/datasets/fields.py), so there is nothing to explain at the fields granularity."
+                    )
+                task_cls, extra = FieldTask, {"fields": self.item_fields_[target]}
+            return task_cls(
+                **extra,
                 user=user,
                 target=target,
                 text=self.item_texts_[target],
@@ -179,5 +193,17 @@ class TextRecommender(Recommender):
         clone.item_emb_ = clone.encode_items()
         return clone
 
+    def _remember_fields(self, source) -> None:
+        """Keep the item-text fields: from a dataset (at fit time) or from a checkpoint's fitted config."""
+        if isinstance(source, dict):
+            stored = source.get("item_fields")
+            self.item_fields_ = None if stored is None else [tuple(FieldSpan(*f) for f in item) for item in stored]
+        else:
+            self.item_fields_ = item_fields(source)
+
     def _fitted_config(self) -> dict[str, Any]:
-        return {"item_texts": self.item_texts_, "item_labels": self.item_labels_, "n_users": self.n_users_}
+        fields = None if self.item_fields_ is None else [
+            [[f.name, f.value, f.start, f.end] for f in item] for item in self.item_fields_
+        ]
+        return {"item_texts": self.item_texts_, "item_labels": self.item_labels_, "n_users": self.n_users_,
+                "item_fields": fields}

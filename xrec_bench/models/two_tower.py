@@ -82,6 +82,7 @@ class BertTwoTower(TextRecommender):
         self.params = self.resolve_params(self.params)
         torch.manual_seed(seed)
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
+        self._remember_fields(dataset)
         self.training_log_ = train_two_tower(self, split, seed=seed, progress=progress)  # sets item_emb_
         return self
 
@@ -119,6 +120,7 @@ class BertTwoTower(TextRecommender):
 
     def _restore(self, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         self._build(fitted["n_users"], fitted["item_texts"], fitted["item_labels"])
+        self._remember_fields(fitted)
         self.head_.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
         self.encoder_.model.load_state_dict(
             {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}

@@ -29,6 +29,7 @@ class ZeroShotText(TextRecommender):
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ZeroShotText:
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
+        self._remember_fields(dataset)
         self.item_emb_ = self.encode_items(progress=progress)
         return self
 
@@ -58,4 +59,5 @@ class ZeroShotText(TextRecommender):
 
     def _restore(self, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         self._build(fitted["n_users"], fitted["item_texts"], fitted["item_labels"])
+        self._remember_fields(fitted)
         self.item_emb_ = tensors["item_emb"]
