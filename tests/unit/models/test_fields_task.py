@@ -85,7 +85,7 @@ def test_text_outside_fields_is_never_removed(fitted, case):
     user, hist, target = case
     task = model.feature_task("fields", user=user, history=hist, target=target)
     none = task.token_mask(torch.zeros(1, task.n_features))
-    kept = [model.encoder_.tokenizer.convert_ids_to_tokens(int(i)) for i, m in zip(task.input_ids[0], none[0]) if m]
+    kept = [model.encoder_.tokenizer.convert_ids_to_tokens(int(i)) for i, m in zip(task.input_ids[0], none[0], strict=True) if m]
     assert kept == ["[CLS]", ".", ".", "[SEP]"]
 
 
