@@ -7,6 +7,7 @@
 * tokens: the target's text is a list of word ids; ``score(c | mask) = sum_w mask_w * (E[id_w] . u)``
   for a fixed user vector ``u``; ``forward_ids`` computes the same through a real ``nn.Embedding``
   so that layer-gradient methods work.
+* fields: consecutive pairs of those words; a field's exact attribution is the sum of its words'.
 
 Other items' scores do not depend on the token mask; under a history mask they move with ``A``.
 """
@@ -90,9 +91,28 @@ class ToyTokenTask(FeatureTask):
         return scores
 
 
+class ToyFieldTask(ToyTokenTask):
+    """Fields: consecutive pairs of the target's words (``f0`` = words 0-1, ``f1`` = words 2-3, ...); a
+    removed field removes both its words, so the score stays linear in the field mask."""
+
+    granularity = "fields"
+
+    def __init__(self, model: ToyModel, *, user, history, target, exclude=None):
+        super().__init__(model, user=user, history=history, target=target, exclude=exclude)
+        n_words = len(model.texts[target])
+        self._field_of_word = torch.arange(n_words) // 2
+        n_fields = int(self._field_of_word.max()) + 1 if n_words else 0
+        FeatureTask.__init__(self, user=user, target=target, feature_ids=np.arange(n_fields),
+                             feature_labels=[f"f{k}" for k in range(n_fields)], exclude=self.exclude)
+        self.word_of_token = torch.tensor([-1, *self._field_of_word.tolist(), -1], dtype=torch.long)
+
+    def _token_mask(self, mask):
+        return super()._token_mask(mask[:, self._field_of_word])
+
+
 class ToyModel(Recommender):
     name = "toy"
-    explainable_granularities = ("history", "tokens")
+    explainable_granularities = ("history", "tokens", "fields")
 
     def __init__(self, n_items: int = 30, vocab: int = 50, dim: int = 8, seed: int = 0):
         super().__init__(n_items=n_items, vocab=vocab, dim=dim, seed=seed)
@@ -116,7 +136,7 @@ class ToyModel(Recommender):
         history = np.asarray(history, dtype=np.int64)
         if target in set(history.tolist()):
             raise ValueError(f"target item {target} is already in the history of user {user}")
-        cls = {"history": ToyHistoryTask, "tokens": ToyTokenTask}[granularity]
+        cls = {"history": ToyHistoryTask, "tokens": ToyTokenTask, "fields": ToyFieldTask}[granularity]
         return cls(self, user=user, history=history, target=target, exclude=exclude)
 
     def randomized(self, seed):

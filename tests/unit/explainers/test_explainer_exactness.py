@@ -23,6 +23,12 @@ def _token_truth(toy):
     return emb[toy.texts[TARGET]] @ toy.user_vec  # removal = the word's term leaves the sum
 
 
+def _field_truth(toy):
+    """Fields are consecutive word pairs: a field's exact effect is the sum of its words'."""
+    words = _token_truth(toy)
+    return np.bincount(np.arange(len(words)) // 2, weights=words)
+
+
 def _explain(name, toy, data, granularity, seed=0, **params):
     exp = make(name, data, **params).explain(
         toy, [request(HISTORY, TARGET)], granularity=granularity, seed=seed
@@ -36,6 +42,7 @@ EXACT_ON_LINEAR = {
     "history": ["leave-one-out", "exact-shapley", "integrated-gradients", "input-x-gradient", "gradient-shap",
                 "shapley-sampling", "kernel-shap"],
     "tokens": ["leave-one-out", "exact-shapley", "input-x-gradient", "shapley-sampling", "kernel-shap"],
+    "fields": ["leave-one-out", "exact-shapley", "integrated-gradients", "shapley-sampling", "kernel-shap"],
 }  # fmt: skip
 
 
@@ -43,7 +50,7 @@ EXACT_ON_LINEAR = {
     ("name", "granularity"), [(n, g) for g, names in EXACT_ON_LINEAR.items() for n in names]
 )
 def test_linear_attribution_is_recovered(name, granularity, toy, data):
-    truth = {"history": _history_truth, "tokens": _token_truth}[granularity](toy)
+    truth = {"history": _history_truth, "tokens": _token_truth, "fields": _field_truth}[granularity](toy)
     exp = _explain(name, toy, data, granularity)
     np.testing.assert_allclose(exp.scores, truth, rtol=1e-4, atol=1e-4)
 
