@@ -118,3 +118,51 @@ def standings(table: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[s
 def _finite(e: dict[str, Any]) -> bool:
     vals = (e.get("mean"), e.get("low"), e.get("high"))
     return all(isinstance(v, (int, float)) and v == v for v in vals)
+
+
+@dataclass(frozen=True)
+class AcrossModels:
+    """One (dataset, granularity) explained on several models: each explainer's standing on ``group``
+    under each model, and how much the models agree on the explainers' order."""
+
+    dataset: str
+    granularity: str
+    group: str
+    models: tuple[str, ...]
+    #: ``{explainer: {model: Standing}}`` (an explainer absent from a model's table has no entry there)
+    places: dict[str, dict[str, Standing]]
+    #: Kendall's tau between two models' orders (mean places) of the explainers both ranked; NaN below 3
+    tau: dict[tuple[str, str], float]
+    #: how many explainers each tau rests on
+    shared: dict[tuple[str, str], int]
+
+
+def across_models(tables: list[dict[str, Any]], specs: dict[str, dict[str, Any]],
+                  group: str = "faithfulness") -> list[AcrossModels]:
+    """Per (dataset, granularity) explained on two or more models: whether an explainer's ``group``
+    standing holds across recommenders. Read from the stored tables like :func:`standings`; the agreement
+    of two models is Kendall's tau-b (``scipy.stats.kendalltau``) of their explainers' mean places."""
+    from scipy.stats import kendalltau
+
+    by_key: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for t in tables:
+        by_key.setdefault((t["dataset"], t["granularity"]), {})[t["model"]] = t
+    out = []
+    for (dataset, granularity), per_model in by_key.items():
+        places: dict[str, dict[str, Standing]] = {}
+        for model, t in per_model.items():
+            for explainer, groups in standings(t, specs).items():
+                if group in groups:
+                    places.setdefault(explainer, {})[model] = groups[group]
+        models = tuple(m for m in per_model if any(m in p for p in places.values()))
+        if len(models) < 2:
+            continue
+        tau, shared = {}, {}
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                both = sorted(x for x, p in places.items() if a in p and b in p)
+                shared[(a, b)] = len(both)
+                tau[(a, b)] = float(kendalltau([places[x][a].rank for x in both],
+                                               [places[x][b].rank for x in both]).statistic) if len(both) >= 3 else float("nan")
+        out.append(AcrossModels(dataset, granularity, group, models, places, tau, shared))
+    return out

@@ -109,3 +109,31 @@ def tradeoff_png(table: Table, specs: dict[str, dict[str, Any]]) -> bytes | None
     ax.set_title(f"faithfulness vs latency · {table.dataset} · {table.granularity}")
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+@_literal_text
+def ranks_across_models_png(view) -> bytes | None:
+    """A bump chart: each explainer's mean faithfulness place (y, 1 at the top) under each model (x), with
+    the range its CIs allow as a bar; ``view`` is a :class:`xrec_bench.leaderboard.overview.AcrossModels`."""
+    if len(view.models) < 2 or not view.places:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(2.2 * len(view.models) + 2.6, 3.8))
+    fig.subplots_adjust(left=0.1, right=1 - 2.4 / (2.2 * len(view.models) + 2.6), bottom=0.12, top=0.9)
+    cmap = plt.get_cmap("tab20")
+    xs = np.arange(len(view.models))
+    for i, (name, per_model) in enumerate(sorted(view.places.items())):
+        pts = [(x, per_model[m]) for x, m in zip(xs, view.models, strict=True) if m in per_model]
+        offset = (i % 7 - 3) * 0.02  # keep tied explainers' bars apart
+        color = cmap(i % 20)
+        ax.plot([x + offset for x, _ in pts], [s.rank for _, s in pts], marker="o", color=color, label=name,
+                linestyle="--" if name == "random" else "-", linewidth=1.4, markersize=4)
+        for x, s in pts:
+            ax.vlines(x + offset, s.rank_low, s.rank_high, color=color, alpha=0.35, linewidth=3)
+    ax.set_xticks(xs, view.models)
+    ax.invert_yaxis()
+    ax.set_ylabel(f"mean place on {view.group} (1 = first)")
+    ax.set_title(f"{view.dataset} · {view.granularity}: {view.group} place per model")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return _png(fig)

@@ -12,6 +12,7 @@ from xrec_bench.leaderboard.overview import (
     LOW_N,
     NOT_SIG_BEST,
     NOT_SIG_RANDOM,
+    across_models,
     metric_groups,
     standings,
 )
@@ -103,15 +104,21 @@ def render_version(v: Version, versions: list[Version], raw: list[str], *, plots
     s = board["suite"]
     runs = board.get("runs") or []
     users = ", ".join(f"{e(str(k))} {e(str(n))}" for k, n in (s.get("users") or {}).items())
+    models = list(dict.fromkeys(t["model"] for t in tables))
+    tables = sorted(tables, key=lambda t: models.index(t["model"]))  # per-model sections, stable within a model
+    model_nav = ('<p class="meta">Models: ' + " · ".join(f'<a href="#model-{e(m)}">{e(m)}</a>' for m in models)
+                 + (' · <a href="#across-models">across models</a>' if len(models) > 1 else "") + "</p>")
     parts = [f"<h1>{e(v.suite)} v{v.version}</h1>",
              f'<p class="meta">suite content {e(str(s.get("content_hash", ""))[:12])} · config {e(str(board.get("config_hash")))}'
              f" · users per granularity: {users} · seeds {e(str(s.get('seeds')))} · {len(runs)} run(s): "
              f"{e(', '.join(str(r.get('run_id')) for r in runs))}</p>",
              '<p class="meta">Contents: <a href="#overview">overview</a> · <a href="#legend">how to read</a> · '
              '<a href="#changes">what changed</a> · <a href="#tables">tables</a> · <a href="#files">raw files</a></p>',
-             _overview_html(tables, specs), _legend_html(specs), _changes_html(v),
-             '<h2 id="tables">Tables</h2>']
+             model_nav, _overview_html(tables, specs), _across_models_html(tables, specs, plots), _legend_html(specs),
+             _changes_html(v), '<h2 id="tables">Tables</h2>']
     for i, t in enumerate(tables):
+        if i == 0 or t["model"] != tables[i - 1]["model"]:
+            parts.append(f'<h3 id="model-{e(t["model"])}" class="model">Explaining {e(t["model"])}</h3>')
         parts.append(_table_section(t, specs, i, plots))
     if v.submissions:
         parts.append(_submissions_html(v.submissions))
@@ -212,6 +219,43 @@ def _overview_html(tables: list[dict[str, Any]], specs: dict[str, Any]) -> str:
             parts.append('<p class="meta">Not ranked here: ' + "; ".join(
                 f"<span title=\"{e(str(r.get('reason', '')))}\">{e(r['explainer'])} ({e(str(r.get('status', '')))}: "
                 f"{e(_short(str(r.get('reason', ''))))})</span>" for r in failed) + "</p>")
+    return "".join(parts)
+
+
+def _across_models_html(tables: list[dict[str, Any]], specs: dict[str, Any], plots: bool) -> str:
+    views = across_models(tables, specs)
+    if not views:
+        return ""
+    parts = ['<h2 id="across-models">Across models: does an explainer\'s faithfulness rank hold?</h2>',
+             '<p class="meta">Each cell: the explainer\'s mean place on the faithfulness metrics when explaining that '
+             "model (1 = first, of the explainers ranked there) and the range its 95% CIs allow. Kendall's tau compares "
+             "two models' orders of the explainers both ranked: 1 = the same order, 0 = unrelated, -1 = reversed. An "
+             "explainer that wins on one recommender and not on another is a finding about the explainer.</p>"]
+    for view in views:
+        title = f"{view.dataset} · {view.granularity}"
+        parts.append(f'<h3>{e(title)}</h3><div class="wrap"><table class="across" id="across-{e(view.dataset)}__'
+                     f'{e(view.granularity)}"><thead><tr><th>explainer</th>'
+                     + "".join(f"<th>{e(m)}</th>" for m in view.models) + "</tr></thead><tbody>")
+        first = view.models[0]
+        order = sorted(view.places, key=lambda x: (_mid(view.places[x].get(first)), x))
+        for name in order:
+            cells = []
+            for m in view.models:
+                s = view.places[name].get(m)
+                cells.append("<td>–</td>" if s is None else
+                             f'<td><span class="rk">{s.rank:.1f}</span> <span class="n">of {s.of} · CI allows '
+                             f"{_range(s.rank_low, s.rank_high)}</span></td>")
+            parts.append(f"<tr><td>{e(name)}</td>{''.join(cells)}</tr>")
+        parts.append("</tbody></table></div>")
+        parts.append('<p class="meta">Kendall\'s tau: ' + "; ".join(
+            f"{e(a)} vs {e(b)} {num(t)} (n {view.shared[(a, b)]})" for (a, b), t in view.tau.items()) + "</p>")
+        if plots:
+            from xrec_bench.leaderboard.plots import ranks_across_models_png
+
+            png = ranks_across_models_png(view)
+            if png is not None:
+                parts.append(f'<img class="plot" alt="faithfulness place per model, {e(title)}" '
+                             f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
     return "".join(parts)
 
 
