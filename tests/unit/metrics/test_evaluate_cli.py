@@ -13,8 +13,8 @@ from xrec_bench.cli.evaluate import (
     _finite,
     build_report,
     cell_curves,
-    explainer_entries,
     expand_metrics,
+    explainer_entries,
     render,
     save_curves,
 )
