@@ -23,7 +23,7 @@ def test_train_refuses_a_bad_parameter_before_loading(capsys, monkeypatch, value
     import xrec_bench.datasets.loader as loader
 
     monkeypatch.setattr(loader, "prepare_dataset", lambda *a, **k: pytest.fail("loaded data for a bad parameter"))
-    _fails_cleanly(capsys, ["train", "--dataset", "synthetic", "--model", "bpr-mf", "--param", f"max_epochs={value}",
+    _fails_cleanly(capsys, ["train", "--dataset", "synthetic", "--model", "bpr-mf", "--model-param", f"max_epochs={value}",
                             "--no-progress"], "'max_epochs' parameter of model 'bpr-mf'", expected)
 
 
@@ -73,5 +73,5 @@ def test_explain_checks_the_user_before_loading_the_model(capsys, monkeypatch, t
     import xrec_bench.models as models
 
     monkeypatch.setattr(models, "fit_or_load", lambda *a, **k: pytest.fail("loaded a model for an unknown user"))
-    _fails_cleanly(capsys, ["explain", "--dataset", "synthetic", "--model", "bpr-mf", "--user", "no-such-user",
+    _fails_cleanly(capsys, ["explain", "--dataset", "synthetic", "--model", "zero-shot-text", "--user", "no-such-user",
                             "--explainer", "random", "--granularity", "history"], "no-such-user")

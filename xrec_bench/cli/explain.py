@@ -4,11 +4,19 @@ One user: prints the recommendation (the model's top-1 for the user's test-case 
 ``--item``) and its attributions: the top history items with titles, or the item text with a score
 per word; ``--json`` for machine-readable output.
 
+Both run on what the suite cell of these arguments runs on, loaded through the harness
+(:func:`xrec_bench.api.cell_inputs`): the same dataset, the same trained model (from the model cache
+when ``train``, ``evaluate`` or ``run`` trained it with this seed) and the cell's explainer seed, so a
+user's explanation is the one the suite cell with ``seed = --seed`` computed for that user.
+
 ``--profile N``: explains the targets (``--target``, as in suite files: the model's
 ``top-recommendation`` by default, or the ``test-item``) of the first N test users with each explainer named in
 ``--explainer`` (comma-separated, or ``all``) and prints the cost table (model evaluations, latency,
 overhead over the model alone) and, on a dataset with planted causes (``synthetic``), how often the
 planted cause is ranked first.
+
+Explainer parameters: ``--explainer-param KEY=VALUE`` (``--param`` is a deprecated alias); with
+``--profile`` and several explainers, each gets the parameters it declares.
 """
 
 from __future__ import annotations
@@ -21,6 +29,13 @@ from typing import Any
 import numpy as np
 
 from xrec_bench.cli import CliError
+from xrec_bench.cli.options import (
+    add_deprecated_param,
+    add_options,
+    merge_deprecated_param,
+    pairs,
+    suite_problems,
+)
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS, choose_targets, resolve_target
 from xrec_bench.models.base import GRANULARITIES
 
@@ -43,23 +58,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the explainer and of the model (default 0)")
     p.add_argument("--top", type=int, default=10, help="how many history items / words to list (default 10)")
-    p.add_argument(
-        "--param", action="append", default=[], metavar="KEY=VALUE", help="explainer parameter, repeatable"
-    )
-    p.add_argument(
-        "--model-param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="model parameter (e.g. train_layers=0), repeatable; the model cache is keyed by them",
-    )
+    add_options(p, "--explainer-param", "--dataset-option", "--model-param",
+                notes={"--model-param": "; the model cache is keyed by them"})
+    add_deprecated_param(p, "--explainer-param")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument(
         "--profile", type=int, metavar="N", help="cost table over the test items of the first N test users"
     )
     p.add_argument(
         "--target", choices=(*TARGETS, *ALIASES), default=DEFAULT_TARGET,
-        help=f"with --profile, what is explained: {' or '.join(TARGETS)} (default {DEFAULT_TARGET}); "
+        help=f"what is explained (without --item): {' or '.join(TARGETS)} (default {DEFAULT_TARGET}); "
         f"{' and '.join(ALIASES)} are deprecated aliases",
     )
     p.add_argument(
@@ -72,35 +80,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xrec_bench.datasets import load_dataset, make_split
+    from xrec_bench.api import cell_inputs, one_cell_suite
+    from xrec_bench.datasets.errors import DatasetError
     from xrec_bench.explainers import EXPLAINERS
-    from xrec_bench.models import fit_or_load
+    from xrec_bench.harness.suite import SuiteError
+    from xrec_bench.io import UnsafeArchiveError
 
-    params = _parse_params(args.param)
+    merge_deprecated_param(args, "--explainer-param")
+    params = pairs(args, "--explainer-param")
     names = _explainer_names(args.explainer, EXPLAINERS, allow_many=args.profile is not None)
     if args.profile is None and args.user is None:
         raise CliError("--user is required (or --profile N for a cost table over N users).")
-    from xrec_bench.datasets.errors import DatasetError
-    from xrec_bench.io import UnsafeArchiveError
-
-    model_params = _parse_params(args.model_param, flag="--model-param") or None
-    try:
-        from xrec_bench.models import MODELS
-
-        if args.model in MODELS:  # bad parameters fail before any loading (an unknown name: fit_or_load says)
-            MODELS.get(args.model).resolve_params(model_params)
-        dataset = load_dataset(args.dataset)
-    except (DatasetError, UnsafeArchiveError, TypeError, ValueError, KeyError) as exc:
+    if args.profile is not None and args.profile < 1:
+        raise CliError(f"--profile must be an int >= 1. Got {args.profile} instead.")
+    target = resolve_target(args.target)  # warns on a deprecated alias
+    entries = [{"name": n, "params": _declared(n, params) if args.profile is not None else params} for n in names]
+    try:  # every problem (names, parameters, options) before anything is loaded or trained
+        suite = one_cell_suite(entries, dataset=args.dataset, model=args.model, seed=args.seed,
+                               granularity=args.granularity, users=args.profile or 1, targets=target,
+                               dataset_options=pairs(args, "--dataset-option"),
+                               model_params=pairs(args, "--model-param"))
+        inputs = cell_inputs(suite)
+    except SuiteError as exc:
+        raise CliError(suite_problems(exc)) from None
+    except (DatasetError, UnsafeArchiveError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
-    split = make_split(dataset, "leave-last-out")
+    dataset, split = inputs.data.dataset, inputs.data.split
     if args.profile is None:  # a wrong --user/--item is reported before the model loads or trains
         _request_rows(args, dataset, split)
-    model = fit_or_load(dataset, split, args.model, params=model_params, seed=args.seed)
-    if args.granularity not in getattr(model, "explainable_granularities", ()):
-        raise CliError(f"Model {args.model!r} cannot be explained at {args.granularity!r} granularity.")
+    model = inputs.model().model
     if args.profile is not None:
-        return _profile(args, names, params, dataset, split, model)
-    return _explain_one(args, names[0], params, dataset, split, model)
+        return _profile(args, inputs, model, target)
+    return _explain_one(args, inputs, model)
 
 
 # -- one user -------------------------------------------------------------------------------------------
@@ -115,21 +126,25 @@ def _request_rows(args, dataset, split):
     return user, rows
 
 
-def _explain_one(args, name, params, dataset, split, model) -> int:
-    from xrec_bench.explainers import Request, get_explainer
+def _explain_one(args, inputs, model) -> int:
+    from xrec_bench.explainers import Request
 
+    dataset, split = inputs.data.dataset, inputs.data.split
     user, rows = _request_rows(args, dataset, split)
-    cases = split.cases("test")
-    history = _last(cases.histories[rows[0]], args.last)
-    if args.item is not None:
-        item = _index_of(dataset.items["item_id"], args.item, "item")
+    if args.item is None and args.last is None:  # the request the suite cell makes for this user
+        req = inputs.requests_at([int(rows[0])], model=inputs.model())[0]
     else:
-        item = int(model.recommend(np.array([user]), [history], 1, exclude=[history])[0, 0])
-    explainer = _make(get_explainer, name, params).fit(dataset, split)
-    req = Request(user=user, target=item, history=history, exclude=history)
-    exp = explainer.explain(model, [req], granularity=args.granularity, seed=args.seed)[0]
+        cases = split.cases("test")
+        history = _last(cases.histories[rows[0]], args.last)
+        if args.item is not None:
+            item = _index_of(dataset.items["item_id"], args.item, "item")
+        else:
+            item = choose_targets(inputs.suite.targets, model, [user], [history], [cases.targets[rows[0]]])[0]
+        req = Request(user=user, target=int(item), history=history, exclude=history)
+    explainer = inputs.explainer(inputs.suite.explainers[0])
+    exp = explainer.explain(model, [req], granularity=args.granularity, seed=inputs.seed)[0]
     score, rank = _score_and_rank(model, req, args.granularity)
-    report = _report(args, dataset, exp, item, score, rank)
+    report = _report(args, dataset, exp, req.target, score, rank)
     print(json.dumps(report, indent=2) if args.json else _render(report, args.top))
     return 0 if exp.ok else 1
 
@@ -205,13 +220,13 @@ def _render(r: dict[str, Any], top: int) -> str:
 
 
 # -- cost table over N users ------------------------------------------------------------------------------
-def _profile(args, names, params, dataset, split, model) -> int:
-    from xrec_bench.explainers import Request, get_explainer
+def _profile(args, inputs, model, target) -> int:
+    from xrec_bench.explainers import Request
     from xrec_bench.explainers.profile import format_table, profile_explainer
 
+    dataset, split = inputs.data.dataset, inputs.data.split
     cases = split.cases("test")
     n = min(args.profile, len(cases))
-    target = resolve_target(args.target)  # warns on a deprecated alias
     histories = [_last(cases.histories[i], args.last) for i in range(n)]
     users = [int(cases.users[i]) for i in range(n)]
     targets = choose_targets(target, model, users, histories, [cases.targets[i] for i in range(n)])
@@ -220,12 +235,12 @@ def _profile(args, names, params, dataset, split, model) -> int:
         for i, (u, t, h) in enumerate(zip(users, targets, histories, strict=True))
     ]
     rows, hits = [], {}
-    for name in names:
-        explainer = _make(get_explainer, name, params, only_declared=True).fit(dataset, split)
-        row = profile_explainer(model, explainer, requests, args.granularity, seed=args.seed)
+    for spec in inputs.suite.explainers:
+        explainer = inputs.explainer(spec)
+        row = profile_explainer(model, explainer, requests, args.granularity, seed=inputs.seed)
         rows.append(row)
         if dataset.ground_truth is not None:
-            hits[name] = planted_cause_top1(row.explanations, dataset)
+            hits[row.explainer] = planted_cause_top1(row.explanations, dataset)
     if args.json:
         out = [{**row.as_dict(), **({"cause_top1": hits[row.explainer]} if hits else {})} for row in rows]
         print(json.dumps(out, indent=2))
@@ -276,16 +291,13 @@ def _explainer_names(arg: str, registry, *, allow_many: bool) -> list[str]:
     return names
 
 
-def _make(get_explainer, name: str, params: dict[str, Any], *, only_declared: bool = False):
-    """The explainer ``name`` with ``params`` (with ``only_declared``: just the ones it takes)."""
+def _declared(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of ``params`` that explainer ``name`` declares (all, when it takes any)."""
+    from xrec_bench.cli.evaluate import declared_params
     from xrec_bench.explainers import EXPLAINERS
 
-    if only_declared:
-        params = {k: v for k, v in params.items() if k in getattr(EXPLAINERS.get(name), "defaults", {})}
-    try:
-        return get_explainer(name, **params)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    declared = declared_params(EXPLAINERS, name)
+    return dict(params) if declared is None else {k: v for k, v in params.items() if k in declared}
 
 
 def _last(history, k: int | None) -> np.ndarray:
@@ -295,20 +307,6 @@ def _last(history, k: int | None) -> np.ndarray:
     if k < 1:
         raise CliError(f"--last must be an int >= 1. Got {k} instead.")
     return history[-k:]
-
-
-def _parse_params(items: list[str], *, flag: str = "--param") -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON (numbers, true/false, null), else kept as text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"{flag} takes KEY=VALUE (e.g. {flag} n_samples=100). Got {item!r}.")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _index_of(column, original_id: str, what: str) -> int:

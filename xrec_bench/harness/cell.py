@@ -79,6 +79,9 @@ class WorkerContext:
         self._data: dict[str, LoadedData] = {}
         self._models: OrderedDict[str, TrainedModel] = OrderedDict()
         self._max_models = max_models
+        #: model key -> how this process first got it: "trained", "loaded from the model cache" (or, from
+        #: stages that do not say, "trained or loaded")
+        self.model_loads: dict[str, str] = {}
 
     def data(self, spec: DatasetSpec) -> LoadedData:
         key = cache_key(spec.as_dict())
@@ -92,6 +95,8 @@ class WorkerContext:
             self._models.move_to_end(key)
             return self._models[key]
         trained = self.stages.train(self.data(job.dataset), job.model, seed=job.train_seed)
+        self.model_loads.setdefault(key, {True: "loaded from the model cache", False: "trained"}.get(
+            trained.from_cache, "trained or loaded"))
         self._models[key] = trained
         while len(self._models) > self._max_models:
             self._models.popitem(last=False)

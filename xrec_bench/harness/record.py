@@ -79,7 +79,7 @@ class RunRecord(TypedDict):
     package_version: str
     git: dict[str, Any]  # commit, dirty (None outside a git checkout)
     datasets: dict[str, dict[str, Any]]  # label -> name, options, split, fingerprint, checksums, summary
-    models: list[dict[str, Any]]  # dataset, model, seed, train_seed, name, params, revision
+    models: list[dict[str, Any]]  # dataset, model, seed, train_seed, name, params, revision, this_run
     environment: dict[str, Any]  # python, platform, cpu_count, device, libraries
     reference_workload: dict[str, Any]  # name, seconds (the smaller of the timings taken before and after the run)
     executor: dict[str, Any]

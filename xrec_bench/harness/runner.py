@@ -145,7 +145,7 @@ def run_suite(
 
     reference_after = stages.reference_workload()
     record = _record(suite, data, jobs, outcomes, stages, executor, started, time.perf_counter() - t0,
-                     reference_before, reference_after, users_override)
+                     reference_before, reference_after, users_override, context.model_loads)
     record["cpu_s"] = round(time.process_time() - cpu0, 3)  # this process only (not pool workers)
     run_id = record["run_id"]
     path = write_json(out / "records" / f"{run_id}.json", record, indent=None)
@@ -178,7 +178,7 @@ def _warm_models(jobs: list[CellJob], context: WorkerContext) -> None:
 
 
 def _record(suite, data, jobs, outcomes, stages, executor, started, elapsed, ref_before, ref_after,
-            users_override) -> RunRecord:
+            users_override, model_loads=None) -> RunRecord:
     by_path = {o.path: o for o in outcomes}
     cells, specs, models = [], {}, {}
     for job in jobs:
@@ -190,7 +190,9 @@ def _record(suite, data, jobs, outcomes, stages, executor, started, elapsed, ref
             models[job.model_key] = {"dataset": job.dataset.label, "model": job.model.label, "seed": job.key["seed"],
                                      "train_seed": job.train_seed, "name": job.model.name, "params": job.model.params,
                                      "explained": job.model in suite.models,
-                                     "revision": cell.get("model_revision")}
+                                     "revision": cell.get("model_revision"),
+                                     # "trained", "loaded from the model cache", or not needed (cells cached)
+                                     "this_run": (model_loads or {}).get(job.model_key, "not loaded: its cells were cached")}
     counts = {"planned": len(jobs), "cached": sum(o.cached for o in by_path.values()),
               "computed": sum(not o.cached for o in by_path.values())}
     for status in ("ok", "failed", "skipped"):

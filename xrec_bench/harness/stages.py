@@ -39,6 +39,8 @@ class LoadedData:
 class TrainedModel:
     model: Any
     revision: dict[str, Any]
+    #: True: loaded from the model cache; False: trained now; None: the stages cannot tell
+    from_cache: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class RealStages(Stages):
 
         fitted = fit_or_load(data.dataset, data.split, model.name, params=dict(model.params), seed=seed,
                              progress=self.progress)
-        return TrainedModel(fitted, _revision(fitted, model))
+        return TrainedModel(fitted, _revision(fitted, model), from_cache=bool(getattr(fitted, "from_cache_", False)))
 
     def accuracy(self, data: LoadedData, trained: TrainedModel, *, ks: Sequence[int]) -> CellOutput:
         from xrec_bench.metrics.accuracy import evaluate_ranking
@@ -162,11 +164,15 @@ class RealStages(Stages):
         )
 
     def requests(self, data, trained, granularity, *, n_users, seed, targets):
+        return self.requests_at(data, trained, sample_cases(len(data.split.cases("test")), n_users, seed),
+                                targets=targets)
+
+    def requests_at(self, data: LoadedData, trained: TrainedModel, picked: Sequence[int], *, targets: str) -> list[Any]:
+        """The requests of the test cases at rows ``picked`` (``xrec-bench explain`` asks for one user's)."""
         from xrec_bench.explainers.base import Request
         from xrec_bench.explainers.targets import choose_targets
 
         cases = data.split.cases("test")
-        picked = sample_cases(len(cases), n_users, seed)
         histories = [np.asarray(cases.histories[i], dtype=np.int64) for i in picked]
         users = np.asarray([cases.users[i] for i in picked], dtype=np.int64)
         chosen = choose_targets(targets, trained.model, users, histories, [cases.targets[i] for i in picked])

@@ -43,7 +43,8 @@ _TOP_KEYS = {
     "accuracy_ks": "cut-offs for the accuracy metrics (list of ints >= 1)",
     "users": "users sampled per granularity: a table {granularity = int}",
     "datasets": "an array of tables [[datasets]]",
-    "models": "the explained models: an array of tables [[models]]",
+    "models": "the explained models: an array of tables [[models]] (none, and no explainers, in an "
+              "accuracy-only suite of [[baselines]])",
     "baselines": "models shown for accuracy context only: an array of tables [[baselines]]",
     "explainers": "names (built-in, installed plugin, or 'package.module:Class'), or tables "
                   "{name = ..., label = ..., params = {...}}",
@@ -268,7 +269,10 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
     description = raw.get("description", "")
     seed = checker.int_in(raw, "seed", 0, 2**32 - 1, "the suite")
     seeds = checker.int_list(raw, "seeds", 0, 2**32 - 1, "the suite", distinct=True)
-    granularities = checker.choice_list(raw, "granularities", GRANULARITIES, "the suite")
+    # an accuracy-only suite: [[baselines]] and nothing explained (``xrec-bench train`` runs one)
+    accuracy_only = bool(raw.get("baselines")) and not raw.get("models") and not raw.get("explainers")
+    granularities = ([] if accuracy_only and "granularities" not in raw
+                     else checker.choice_list(raw, "granularities", GRANULARITIES, "the suite"))
     ks = checker.int_list(raw, "accuracy_ks", 1, 1000, "the suite", default=[10, 20])
     targets = raw.get("targets", DEFAULT_TARGET)
     if targets not in TARGETS:
@@ -293,7 +297,9 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
 
     users = raw.get("users")
     users_out: dict[str, int] = {}
-    if not isinstance(users, Mapping):
+    if accuracy_only and users is None:
+        pass
+    elif not isinstance(users, Mapping):
         errors.append("the suite: 'users' must be a table {granularity = number of users}, e.g. [users] history = 200.")
     else:
         checker.unknown_keys(users, dict.fromkeys(GRANULARITIES, "users at this granularity"), "[users]")
@@ -304,11 +310,11 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
 
     datasets = [_dataset(d, i, checker, catalog) for i, d in enumerate(checker.table_list(raw, "datasets", required=True))]
     models = [_component(m, i, "models", checker, catalog.models, catalog.model_class) for i, m in
-              enumerate(checker.table_list(raw, "models", required=True))]
+              enumerate(checker.table_list(raw, "models", required=not accuracy_only))]
     baselines = [_component(m, i, "baselines", checker, catalog.models, catalog.model_class) for i, m in
                  enumerate(checker.table_list(raw, "baselines", required=False))]
     explainers = [_component(e, i, "explainers", checker, catalog.explainers, catalog.explainer_class) for i, e in
-                  enumerate(checker.table_list(raw, "explainers", required=True, allow_str=True))]
+                  enumerate(checker.table_list(raw, "explainers", required=not accuracy_only, allow_str=True))]
     for kind, items in (("datasets", datasets), ("models", models + baselines), ("explainers", explainers)):
         labels = [x.label for x in items if x is not None]
         dupes = sorted({lab for lab in labels if labels.count(lab) > 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 import xrec_bench.datasets as datasets_api
+import xrec_bench.harness.suite as suite_module
 import xrec_bench.models as models_api
 from tests.helpers.toy import ToyModel
 from xrec_bench.cli import main
@@ -48,6 +50,19 @@ def patched(monkeypatch):
     monkeypatch.setattr(datasets_api, "load_dataset", lambda name, **kw: ds)
     monkeypatch.setattr(datasets_api, "make_split", lambda d, strategy="leave-last-out", **kw: split)
     monkeypatch.setattr(models_api, "fit_or_load", lambda d, s, name, **kw: toy)
+    real = suite_module.registry_catalog
+
+    def catalog():  # the real registries, plus the toy dataset and model
+        c = real()
+        return dataclasses.replace(
+            c,
+            datasets=lambda: [*c.datasets(), "toyset"],
+            models=lambda: [*c.models(), "toy"],
+            model_class=lambda name: ToyModel if name == "toy" else c.model_class(name),
+            check_dataset=lambda name, *rest: [] if name == "toyset" else c.check_dataset(name, *rest),
+        )
+
+    monkeypatch.setattr(suite_module, "registry_catalog", catalog)
     return toy
 
 

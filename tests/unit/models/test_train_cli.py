@@ -11,7 +11,8 @@ from xrec_bench.cli import main
 
 def test_train_prints_test_accuracy_as_json(model_cache, capsys):
     assert (
-        main(["train", "--dataset", "synthetic", "--model", "most-popular", "--json", "--no-progress"]) == 0
+        main(["train", "--dataset", "synthetic", "--model", "most-popular", "--json", "--no-progress", "--out",
+              str(model_cache / "runs")]) == 0
     )
     report = json.loads(capsys.readouterr().out)
     assert report["model"] == "most-popular" and report["test_cases"] > 0
@@ -19,7 +20,8 @@ def test_train_prints_test_accuracy_as_json(model_cache, capsys):
     assert ndcg["low"] <= ndcg["mean"] <= ndcg["high"]
     assert report["peak_rss_mb"] > 0 and report["from_cache"] is False
     assert (
-        main(["train", "--dataset", "synthetic", "--model", "most-popular", "--json", "--no-progress"]) == 0
+        main(["train", "--dataset", "synthetic", "--model", "most-popular", "--json", "--no-progress", "--out",
+              str(model_cache / "runs")]) == 0
     )
     again = json.loads(capsys.readouterr().out)
     assert again["from_cache"] is True and again["metrics"] == report["metrics"]
@@ -39,6 +41,8 @@ def test_train_reads_a_config_file(model_cache, tmp_path, capsys):
                 "--config",
                 str(config),
                 "--no-progress",
+                "--out",
+                str(tmp_path / "runs"),
             ]
         )
         == 0
@@ -55,5 +59,5 @@ def test_train_reads_a_config_file(model_cache, tmp_path, capsys):
     ],
 )
 def test_train_user_errors(model_cache, capsys, argv, message):
-    assert main(["train", "--dataset", "synthetic", "--no-progress", *argv]) == 2
+    assert main(["train", "--dataset", "synthetic", "--no-progress", "--out", str(model_cache / "runs"), *argv]) == 2
     assert message in capsys.readouterr().err
