@@ -191,13 +191,20 @@ def test_api_accepts_classes_that_are_not_importable_by_name(monkeypatch):
 
 
 def test_registries_without_a_check_import_nothing_by_name():
+    plain = Registry("thing")
+    assert "os:system" not in plain
+    with pytest.raises(KeyError, match="Unknown thing 'os:system'"):
+        plain.get("os:system")
+    with pytest.raises(ValueError, match="needs a 'check'"):
+        Registry("thing", entry_points="some.group")
+
+
+def test_model_plugin_must_be_a_recommender():
     from xrec_bench.models.base import MODELS
 
     assert "os:system" not in MODELS
-    with pytest.raises(KeyError, match="Unknown model 'os:system'"):
+    with pytest.raises(PluginError, match="expected a subclass of xrec_bench.models.base.Recommender"):
         MODELS.get("os:system")
-    with pytest.raises(ValueError, match="needs a 'check'"):
-        Registry("thing", entry_points="some.group")
 
 
 def test_plugin_whose_import_fails(tmp_path, monkeypatch):
