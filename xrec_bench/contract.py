@@ -52,6 +52,8 @@ class Output:
     description: str
     granularity: str | None = None
     ranked: bool = True
+    #: for an ``@k`` family (``pos@k``): the EvalConfig field holding the K values (an int or a tuple)
+    k_from: str | None = None
 
 
 @dataclass(frozen=True)
