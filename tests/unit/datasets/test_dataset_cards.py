@@ -10,6 +10,7 @@ from xrec_bench.datasets.cards import TOFU, card_from_dict, cards_dir, get_card,
 from xrec_bench.datasets.errors import CardError
 from xrec_bench.registry import UnknownNameError
 
+
 def test_every_card_file_is_registered():
     """The registry is the cards folder: every card file under its own name (and nothing else built in)."""
     shipped = {p.stem for p in cards_dir().glob("*.toml")}
