@@ -113,8 +113,26 @@ def test_suite_plugin_problems_reported_together(example):
     text = str(err.value)
     assert "3 problems" in text
     assert "explainers[0]: Cannot load explainer 'no_such_pkg_xyz:Cls': module 'no_such_pkg_xyz' is not importable" in text
-    assert "explainers[1]: 'xrec_bench_example_plugin.explainers:RecencyExplainer' has no parameter 'decoy'" in text
+    assert ("explainers[1]: 'xrec_bench_example_plugin.explainers:RecencyExplainer' refuses its params: Unknown "
+            "parameter 'decoy' for explainer 'recency'. Did you mean: decay?") in text
     assert "explainers[2]: 'tests.unit.test_plugins:NoName' needs a 'label'" in text
+
+
+def test_suite_checks_a_plugin_metric_and_its_parameters(example, monkeypatch):
+    from tests.helpers.plugin_pkg import METRIC_ENTRY
+    from xrec_bench.metrics.base import METRICS
+
+    fresh_entry_points(monkeypatch, METRICS)
+    raw = {**_suite(["random"]), "metrics": ["deletion_auc", METRIC_ENTRY],
+           "metric_options": {"extra": {"k": 0}, "history": {"extra": {"k": "two"}}}}
+    with pytest.raises(SuiteError) as err:
+        parse_suite(raw)
+    text = str(err.value)
+    assert "2 problems" in text
+    assert "The 'k' parameter of metric 'concentration' must be an int in the range [1, inf). Got 0 instead." in text
+    assert "Got 'two' instead." in text
+    ok = parse_suite({**raw, "metric_options": {"extra": {"k": 2}}})
+    assert ok.metrics == ("deletion_auc", METRIC_ENTRY)
 
 
 def test_plugin_fingerprint_covers_its_package_and_version(example, tmp_path, monkeypatch):

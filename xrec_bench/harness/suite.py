@@ -20,6 +20,7 @@ from typing import Any
 
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
 from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
+from xrec_bench.params import check_schema
 from xrec_bench.registry import is_import_name
 
 try:
@@ -343,11 +344,13 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
             for x in metrics:
                 if not _known_metric(x, known) and is_import_name(x):
                     try:  # a plugin metric named by its import path: say exactly why it cannot be used
-                        catalog.metric_class(x)
+                        errors.extend(_metric_param_problems(catalog.metric_class(x), metric_options))
                         continue
                     except LookupError as exc:  # the registry's message names the cause and the fix
                         errors.append(f"metrics: {exc}")
                         continue
+                if x in known and _known_metric(x, known):
+                    errors.extend(_metric_param_problems(_safe(catalog.metric_class, x), metric_options))
                 if not _known_metric(x, known):
                     errors.append("metrics: " + _unknown("metric", x, known))
                 elif granularities and catalog.metric_granularity(x) not in (None, *granularities):
@@ -473,6 +476,22 @@ def _default_label(name: str, cls: Any) -> str | None:
         return name
     own = getattr(cls, "name", None)
     return own if isinstance(own, str) and not slug_problem(own) else None
+
+
+def _metric_param_problems(cls: Any, metric_options: Mapping[str, Any]) -> list[str]:
+    """Problems with the values ``[metric_options] extra`` (suite-wide or per granularity) gives a
+    metric's own parameters (``cls.parameters``); none for a metric that declares none."""
+    schema = getattr(cls, "parameters", None) or {}
+    if not schema:
+        return []
+    tables = [metric_options, *(v for k, v in metric_options.items() if k in GRANULARITIES and isinstance(v, Mapping))]
+    out = []
+    for table in tables:
+        extra = table.get("extra", {})
+        if isinstance(extra, Mapping):
+            mine = {k: v for k, v in extra.items() if k in schema}
+            out += [f"metric_options.extra: {p}" for p in check_schema(f"metric {cls.name!r}", mine, schema)]
+    return out
 
 
 def _param_problems(cls: Any, params: dict[str, Any]) -> list[str]:
