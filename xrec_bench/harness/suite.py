@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
-from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
 from xrec_bench.params import check_schema
+from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
 from xrec_bench.registry import is_import_name
 
 try:
