@@ -230,3 +230,11 @@ def test_plugin_whose_import_fails(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginError, match="importing 'broken_plugin_mod' raised RuntimeError: boom"):
         EXPLAINERS.get("broken_plugin_mod:X")
+
+
+def test_suite_names_a_model_plugin_by_import_path():
+    raw = {**_suite(["random"]), "models": [{"name": "tests.helpers.toy:ToyModel"}]}
+    suite = parse_suite(raw)
+    assert (suite.models[0].name, suite.models[0].label) == ("tests.helpers.toy:ToyModel", "toy")
+    with pytest.raises(SuiteError, match="models\\[0\\]: Cannot use model 'json:dumps'.*expected a subclass"):
+        parse_suite({**raw, "models": [{"name": "json:dumps", "label": "j"}]})
