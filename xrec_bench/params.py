@@ -8,6 +8,7 @@ scikit-learn's words: "The 'max_epochs' parameter of bpr-mf must be an int in th
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,8 +108,6 @@ def schema_from(defaults: Mapping[str, Any] | None, constraints: Mapping[str, Se
 def check_schema(owner: str, params: Mapping[str, Any], schema: Schema) -> list[str]:
     """Every problem with ``params`` under ``schema``, all at once: unknown names (with a "did you
     mean"), then values their declaration refuses."""
-    import difflib
-
     problems = []
     for name in sorted(set(params) - set(schema)):
         close = difflib.get_close_matches(name, sorted(schema), n=2, cutoff=0.5)
