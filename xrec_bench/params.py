@@ -8,6 +8,7 @@ scikit-learn's words: "The 'max_epochs' parameter of bpr-mf must be an int in th
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,3 +77,41 @@ def check_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str
         expected = " or ".join(str(o) if hasattr(o, "accepts") else repr(o) for o in options)
         problems.append(f"The {name!r} parameter of {owner} must be {expected}. Got {value!r} instead.")
     return problems
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter: its default, the values it accepts (:class:`Int`, :class:`Real`,
+    :class:`Text` or literals; empty: any value) and a line of help."""
+
+    default: Any
+    accepts: tuple[Any, ...] = ()
+    help: str = ""
+
+    def describe(self) -> str:
+        """What the parameter accepts, in words (``"an int in the range [1, inf)"``); "any value" if undeclared."""
+        return " or ".join(str(o) if hasattr(o, "accepts") else repr(o) for o in self.accepts) or "any value"
+
+
+#: a component's parameters by name
+Schema = Mapping[str, Param]
+
+
+def schema_from(defaults: Mapping[str, Any] | None, constraints: Mapping[str, Sequence[Any]] | None = None,
+                help: Mapping[str, str] | None = None) -> dict[str, Param]:
+    """A schema from the older separate declarations: ``defaults``, ``constraints`` and ``help`` by name."""
+    constraints, help = constraints or {}, help or {}
+    return {name: Param(default, tuple(constraints.get(name, ())), help.get(name, ""))
+            for name, default in (defaults or {}).items()}
+
+
+def check_schema(owner: str, params: Mapping[str, Any], schema: Schema) -> list[str]:
+    """Every problem with ``params`` under ``schema``, all at once: unknown names (with a "did you
+    mean"), then values their declaration refuses."""
+    problems = []
+    for name in sorted(set(params) - set(schema)):
+        close = difflib.get_close_matches(name, sorted(schema), n=2, cutoff=0.5)
+        problems.append(f"Unknown parameter {name!r} for {owner}." + (f" Did you mean: {', '.join(close)}?" if close else "")
+                        + f" It takes: {', '.join(sorted(schema)) or 'no parameters'}.")
+    known = {k: v for k, v in params.items() if k in schema}
+    return problems + check_params(owner, known, {k: p.accepts for k, p in schema.items() if p.accepts})

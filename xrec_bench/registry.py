@@ -54,10 +54,13 @@ class Registry(Generic[T]):
     """
 
     def __init__(self, kind: str, *, check: Callable[[Any], str | None] | None = None,
-                 entry_points: str | None = None) -> None:
+                 entry_points: str | None = None, name_of: Callable[[Any], str | None] | None = None) -> None:
         if entry_points is not None and check is None:
             raise ValueError("A registry that reads entry points needs a 'check' for what they load.")
         self.kind = kind
+        #: the name a component declares itself (e.g. its class's ``name``): :meth:`add` registers it under
+        #: that name, and a lazily registered entry must carry the name it was registered under
+        self._name_of = name_of
         self._entries: dict[str, T | str] = {}
         self._check = check
         self._group = entry_points
@@ -81,6 +84,16 @@ class Registry(Generic[T]):
             return target
 
         return decorator
+
+    def add(self, obj: T) -> T:
+        """Register ``obj`` under the name it declares (usable as a class decorator): the name is written once."""
+        if self._name_of is None:
+            raise TypeError(f"The {self.kind} registry takes names explicitly: use register(name, obj).")
+        name = self._name_of(obj)
+        if not name:
+            raise ValueError(f"Cannot register {obj!r} as a {self.kind}: it declares no name.")
+        self.register(name, obj)
+        return obj
 
     def _refuse_duplicate(self, name: str) -> None:
         if name in self._plugins and not is_import_name(name):  # an entry point loaded earlier: it yields
@@ -145,6 +158,10 @@ class Registry(Generic[T]):
         problem = self._check(obj) if self._check is not None and where != "registered" else None
         if problem:
             raise PluginError(f"Cannot use {self.kind} {name!r} ({where} {target!r}): {problem}")
+        declared = self._name_of(obj) if self._name_of is not None and where == "registered" else name
+        if declared != name:  # the lazy table is an index of the classes' own names, checked on use
+            raise PluginError(f"The {self.kind} registered as {name!r} ({target!r}) declares the name {declared!r}; "
+                              "register it under the name its class declares.")
         return obj
 
     def _load_entry_points(self) -> None:
@@ -161,6 +178,15 @@ class Registry(Generic[T]):
             self._entries[ep.name] = ep.value
             self._plugins[ep.name] = {"package": dist.name if dist else ep.module.split(".")[0],
                                       "version": dist.version if dist else "unknown", "entry": ep.value}
+
+    def source(self, name: str) -> str:
+        """``"built-in"`` for a component of this package, else ``"plugin <package> <version>"``."""
+        found = self.plugin(name)
+        if found:
+            return f"plugin {found.get('package')} {found.get('version')}"
+        target = self._entries.get(name)
+        module = target.partition(":")[0] if isinstance(target, str) else getattr(target, "__module__", "") or ""
+        return "built-in" if module.split(".")[0] in ("xrec_bench", "") else f"registered by {module.split('.')[0]}"
 
     def unknown_message(self, name: str) -> str:
         self._load_entry_points()

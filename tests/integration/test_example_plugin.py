@@ -11,11 +11,12 @@ import json
 import pytest
 
 import xrec_bench
-from tests.helpers.plugin_pkg import ENTRY, EXAMPLE, fake_install, fresh_entry_points
+from tests.helpers.plugin_pkg import ENTRY, EXAMPLE, METRIC_ENTRY, fake_install, fresh_entry_points
 from xrec_bench.cli import main as cli
 from xrec_bench.explainers.base import EXPLAINERS
 from xrec_bench.harness import fingerprint
 from xrec_bench.io import read_json
+from xrec_bench.metrics.base import METRICS as METRIC_REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +55,7 @@ def env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.syspath_prepend(str(EXAMPLE))
     fresh_entry_points(monkeypatch, EXPLAINERS)
+    fresh_entry_points(monkeypatch, METRIC_REGISTRY)
 
 
 def _suite(tmp_path, explainers: str):
@@ -187,3 +189,83 @@ def test_pip_installed_plugin_in_a_fresh_process(env, tmp_path):
                                                  "entry": ENTRY}
     md = (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
     assert "| recency (data baseline) (plugin xrec-bench-example-plugin 0.1.0) | 20 / 20 |" in md
+
+
+def _recency_shares(k: int, decay: float = 0.8, longest: int = 40) -> list[float]:
+    """top_k_share of the recency explainer for every history length: its scores are decay**(n-1..0)."""
+    return [sum(decay**i for i in range(min(k, n))) / sum(decay**i for i in range(n)) for n in range(1, longest)]
+
+
+def test_plugin_metric_named_by_import_path(env, tmp_path, capsys, monkeypatch):
+    suite = tmp_path / "plugin-demo.toml"
+    suite.write_text(SUITE.format(explainers=f'"{ENTRY}", "random"', metrics=json.dumps(["deletion_auc", METRIC_ENTRY]))
+                     + "\n[metric_options]\nextra = { k = 2 }\n")
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    assert cli(["run", "--suite", str(suite), "--out", str(runs), "--no-progress"]) == 0
+    assert "3 cells, 3 computed, 0 from cache; 3 ok" in capsys.readouterr().out
+    cells, record = _cells(runs), read_json(runs / "record.json")
+    provenance = {"package": "xrec_bench_example_plugin", "version": "0.1.0", "entry": METRIC_ENTRY}
+    for cell in cells.values():
+        assert cell["metric_plugins"] == {METRIC_ENTRY: provenance}
+        assert len(cell["metrics"]["top_k_share"]) == 20
+        assert all(0 < v <= 1 for v in cell["metrics"]["top_k_share"])
+    shares = _recency_shares(k=2)  # its parameter k = 2 reached it through [metric_options] extra (10 digits kept)
+    assert all(min(abs(v - s) for s in shares) < 1e-9 for v in cells["recency"]["metrics"]["top_k_share"])
+    spec = record["metric_specs"]["top_k_share"]
+    assert spec["group"] == "complexity" and spec["higher_is_better"] is True
+
+    # the plugin metric reads the explanation only: built-in values are those of a suite without it
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "plugin-demo.toml").write_text(SUITE.format(explainers='"random"', metrics=json.dumps(["deletion_auc"])))
+    assert cli(["run", "--suite", str(alone / "plugin-demo.toml"), "--out", str(tmp_path / "runs-alone"),
+                "--no-progress"]) == 0
+    plain = _cells(tmp_path / "runs-alone")["random"]
+    assert plain["metrics"]["deletion_auc"] == cells["random"]["metrics"]["deletion_auc"]
+    assert "metric_plugins" not in plain
+
+    assert cli(["leaderboard", "build", "--runs", str(runs), "--out", str(results)]) == 0
+    assert "top_k_share" in (results / "plugin-demo" / "v1" / "synthetic__zero-shot-text__history.md").read_text()
+
+    # editing the metric plugin's package recomputes every cell that computed it (the accuracy cell stays)
+    real = fingerprint.module_sources
+    monkeypatch.setattr(fingerprint, "module_sources",
+                        lambda module: "edited" if module == "xrec_bench_example_plugin" else real(module))
+    capsys.readouterr()
+    assert cli(["run", "--suite", str(suite), "--out", str(runs), "--no-progress"]) == 0
+    assert "3 cells, 2 computed, 1 from cache" in capsys.readouterr().out
+
+
+def test_installed_plugin_metric_by_entry_point(env, tmp_path, capsys, monkeypatch):
+    site = tmp_path / "site"
+    fake_install(site, metrics={"concentration": METRIC_ENTRY})
+    monkeypatch.syspath_prepend(str(site))
+    assert cli(["metrics", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "concentration" in listed and "plugin xrec-bench-example-plugin 0.1.0" in listed
+    assert cli(["metrics", "info", "concentration", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["params"]["k"] == {"default": 3, "accepts": "an int in the range [1, inf)",
+                                   "help": "how many top-ranked features count"}
+    assert info["outputs"][0]["name"] == "top_k_share" and info["capabilities"]["needs"] == []
+
+    runs = tmp_path / "runs"
+    assert cli(["run", "--suite", str(_suite(tmp_path, '"recency"').parent / "plugin-demo.toml"), "--out", str(runs),
+                "--no-progress"]) == 0  # a suite without the metric: no plugin provenance
+    assert "metric_plugins" not in _cells(runs)["recency"]
+    suite = tmp_path / "with-metric.toml"
+    suite.write_text(SUITE.format(explainers='"recency"', metrics=json.dumps(["deletion_auc", "concentration"])))
+    assert cli(["run", "--suite", str(suite), "--out", str(tmp_path / "runs2"), "--no-progress"]) == 0
+    cell = _cells(tmp_path / "runs2")["recency"]
+    assert cell["metric_plugins"] == {"concentration": {"package": "xrec-bench-example-plugin", "version": "0.1.0",
+                                                        "entry": METRIC_ENTRY}}
+    shares = _recency_shares(k=3)  # the declared default
+    assert all(min(abs(v - s) for s in shares) < 1e-9 for v in cell["metrics"]["top_k_share"])
+
+
+def test_broken_plugin_metric_is_refused_before_anything_runs(env, tmp_path, capsys):
+    suite = tmp_path / "plugin-demo.toml"
+    suite.write_text(SUITE.format(explainers='"random"', metrics=json.dumps(["xrec_bench_example_plugin.metrics:Nope"])))
+    assert cli(["run", "--suite", str(suite), "--out", str(tmp_path / "runs"), "--no-progress"]) != 0
+    err = capsys.readouterr().err
+    assert "has no attribute 'Nope'" in err and "Concentration" in err

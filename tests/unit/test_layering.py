@@ -12,7 +12,7 @@ import pytest
 import xrec_bench
 
 LAYERS = ["datasets", "models", "explainers", "metrics", "harness", "leaderboard"]
-SHARED = {"registry", "seeding", "io", "paths", "params", "__init__"}
+SHARED = {"registry", "seeding", "io", "paths", "params", "contract", "__init__"}
 PACKAGE = Path(xrec_bench.__file__).parent
 
 

@@ -113,8 +113,26 @@ def test_suite_plugin_problems_reported_together(example):
     text = str(err.value)
     assert "3 problems" in text
     assert "explainers[0]: Cannot load explainer 'no_such_pkg_xyz:Cls': module 'no_such_pkg_xyz' is not importable" in text
-    assert "explainers[1]: 'xrec_bench_example_plugin.explainers:RecencyExplainer' has no parameter 'decoy'" in text
+    assert ("explainers[1]: 'xrec_bench_example_plugin.explainers:RecencyExplainer' refuses its params: Unknown "
+            "parameter 'decoy' for explainer 'recency'. Did you mean: decay?") in text
     assert "explainers[2]: 'tests.unit.test_plugins:NoName' needs a 'label'" in text
+
+
+def test_suite_checks_a_plugin_metric_and_its_parameters(example, monkeypatch):
+    from tests.helpers.plugin_pkg import METRIC_ENTRY
+    from xrec_bench.metrics.base import METRICS
+
+    fresh_entry_points(monkeypatch, METRICS)
+    raw = {**_suite(["random"]), "metrics": ["deletion_auc", METRIC_ENTRY],
+           "metric_options": {"extra": {"k": 0}, "history": {"extra": {"k": "two"}}}}
+    with pytest.raises(SuiteError) as err:
+        parse_suite(raw)
+    text = str(err.value)
+    assert "2 problems" in text
+    assert "The 'k' parameter of metric 'concentration' must be an int in the range [1, inf). Got 0 instead." in text
+    assert "Got 'two' instead." in text
+    ok = parse_suite({**raw, "metric_options": {"extra": {"k": 2}}})
+    assert ok.metrics == ("deletion_auc", METRIC_ENTRY)
 
 
 def test_plugin_fingerprint_covers_its_package_and_version(example, tmp_path, monkeypatch):
@@ -191,13 +209,20 @@ def test_api_accepts_classes_that_are_not_importable_by_name(monkeypatch):
 
 
 def test_registries_without_a_check_import_nothing_by_name():
+    plain = Registry("thing")
+    assert "os:system" not in plain
+    with pytest.raises(KeyError, match="Unknown thing 'os:system'"):
+        plain.get("os:system")
+    with pytest.raises(ValueError, match="needs a 'check'"):
+        Registry("thing", entry_points="some.group")
+
+
+def test_model_plugin_must_be_a_recommender():
     from xrec_bench.models.base import MODELS
 
     assert "os:system" not in MODELS
-    with pytest.raises(KeyError, match="Unknown model 'os:system'"):
+    with pytest.raises(PluginError, match="expected a subclass of xrec_bench.models.base.Recommender"):
         MODELS.get("os:system")
-    with pytest.raises(ValueError, match="needs a 'check'"):
-        Registry("thing", entry_points="some.group")
 
 
 def test_plugin_whose_import_fails(tmp_path, monkeypatch):
@@ -205,3 +230,11 @@ def test_plugin_whose_import_fails(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginError, match="importing 'broken_plugin_mod' raised RuntimeError: boom"):
         EXPLAINERS.get("broken_plugin_mod:X")
+
+
+def test_suite_names_a_model_plugin_by_import_path():
+    raw = {**_suite(["random"]), "models": [{"name": "tests.helpers.toy:ToyModel"}]}
+    suite = parse_suite(raw)
+    assert (suite.models[0].name, suite.models[0].label) == ("tests.helpers.toy:ToyModel", "toy")
+    with pytest.raises(SuiteError, match="models\\[0\\]: Cannot use model 'json:dumps'.*expected a subclass"):
+        parse_suite({**raw, "models": [{"name": "json:dumps", "label": "j"}]})

@@ -14,7 +14,7 @@ import sys
 from xrec_bench import __version__
 
 #: subcommand modules, imported lazily when the parser is built
-SUBCOMMANDS = ("datasets", "train", "explain", "evaluate", "run", "leaderboard", "gate")
+SUBCOMMANDS = ("datasets", "train", "explain", "evaluate", "run", "leaderboard", "gate", "components")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,14 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"xrec_bench.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"xrec_bench.cli.{name}":
-                continue  # subcommand not built yet
-            raise
-        module.add_parser(sub)
+    for name in SUBCOMMANDS:  # a module that fails to import is an error, never a silently missing command
+        importlib.import_module(f"xrec_bench.cli.{name}").add_parser(sub)
     return parser
 
 

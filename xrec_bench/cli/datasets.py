@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="datasets_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("list", help="the registered datasets")
+    p = sub.add_parser("list", help="the registered datasets (shipped cards and installed plugins)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_list)
 
@@ -68,17 +68,21 @@ def _list(args: argparse.Namespace) -> int:
     from xrec_bench.datasets.cards import list_cards
 
     cards = [_card(name) for name in list_cards()]
+    from xrec_bench.cli.components import capability_text
+    from xrec_bench.datasets.cards import dataset_source
+
+    contracts = [c.contract(dataset_source(c.name)) for c in cards]
     rows = [
-        {"name": c.name, "version": c.version, "checksums": _pin_state(c),
-         "homepage": c.homepage}
-        for c in cards
+        {"name": c.name, "version": c.version, "checksums": _pin_state(c), "homepage": c.homepage,
+         "source": k.source, "capabilities": k.as_dict()["capabilities"]}
+        for c, k in zip(cards, contracts, strict=True)
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(r["name"]) for r in rows)
-    for r in rows:
-        print(f"{r['name']:<{width}}  v{r['version']:<3} {r['checksums']:<27} {r['homepage']}")
+    for r, k in zip(rows, contracts, strict=True):
+        print(f"{r['name']:<{width}}  v{r['version']:<3} {r['source']:<10} {r['checksums']:<27} {capability_text(k)}")
     return 0
 
 
@@ -98,9 +102,13 @@ def _info(args: argparse.Namespace) -> int:
         files = describe_checksums(card.resolve_files(options))
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    from xrec_bench.datasets.cards import dataset_source
+
+    contract = card.contract(dataset_source(args.name)).as_dict()
     info = {
         "name": card.name, "version": card.version, "description": card.description, "homepage": card.homepage,
         "license": card.license, "citation": card.citation, "parser": card.parser, "options": options, "files": files,
+        "source": contract["source"], "capabilities": contract["capabilities"], "params": contract["params"],
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -110,7 +118,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"homepage: {card.homepage}")
     print(f"license:  {card.license}")
     print(f"citation: {card.citation}")
+    print(f"source:   {contract['source']}")
     print(f"options:  {', '.join(f'{k}={v!r}' for k, v in options.items())}")
+    for name, p in contract["params"].items():
+        print(f"  {name} = {p['default']!r}  ({p['accepts']}){'  ' + p['help'] if p['help'] else ''}")
     for f in files:
         print(f"file {f['file']}: {f['status']}{': ' + f['sha256'] if f['sha256'] else ''}")
         for url in f["urls"]:

@@ -49,8 +49,10 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from xrec_bench import paths
+from xrec_bench.contract import Contract
 from xrec_bench.datasets.errors import CardError
 from xrec_bench.datasets.fields import FieldsError, check_fields
+from xrec_bench.params import Int, Param, Real, Text
 from xrec_bench.registry import Registry
 
 TOFU = "tofu"
@@ -65,6 +67,10 @@ _FILE_KEYS = {"name", "urls", "sha256", "members", "max_bytes", "max_unpacked_by
 
 #: options every card accepts (applied by ``preprocess``) and their defaults
 PREPROCESS_OPTIONS: dict[str, Any] = {"rating_threshold": None, "kcore": 0}
+_PREPROCESS_SCHEMA = {
+    "rating_threshold": Param(None, (None, Real()), "keep interactions rated at least this (None: every one)"),
+    "kcore": Param(0, (Int(0),), "drop users and items with fewer interactions, repeatedly (0: no filtering)"),
+}
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,15 @@ class Card:
             )
         return out
 
+    def contract(self, source: str = "built-in") -> Contract:
+        """The dataset's declaration (:mod:`xrec_bench.contract`): the card's version, its options with
+        their defaults (accepted values follow the default's type, as :meth:`resolve_options` checks)."""
+        params = {**_PREPROCESS_SCHEMA, **{k: Param(v, _accepts_like(v)) for k, v in self.options.items()
+                                          if k not in _PREPROCESS_SCHEMA}}
+        caps = {"granularities": ("history", "tokens", "fields") if self.fields else ("history", "tokens"), "deterministic": True, "pinned": self.fully_pinned}
+        return Contract("dataset", self.name, str(self.version), params, caps,
+                        self.description.split("\n")[0].strip(), source=source)
+
     @property
     def fully_pinned(self) -> bool:
         """True when every file of the card's default options is pinned (nothing recorded on first use)."""
@@ -183,15 +198,41 @@ def url_to_relpath(url: str) -> str:
     return rel
 
 
+def _accepts_like(default: Any) -> tuple[Any, ...]:
+    if isinstance(default, bool):
+        return (True, False)
+    if isinstance(default, int):
+        return (Int(),)
+    if isinstance(default, float):
+        return (Real(),)
+    if isinstance(default, str):
+        return (Text(),)
+    return ()
+
+
 def cards_dir() -> Path:
     return paths.shipped_dir("datasets")
 
 
-def _registry(directory: Path | None = None) -> Registry[Path]:
-    registry: Registry[Path] = Registry("dataset")
+def _check_card(obj: Any) -> str | None:
+    if isinstance(obj, Card) or (isinstance(obj, Path) and obj.suffix == ".toml"):
+        return None
+    return f"expected a dataset Card (xrec_bench.datasets.cards.card_from_dict) or the Path of a card file. Got {obj!r}."
+
+
+def _registry(directory: Path | None = None) -> Registry[Path | Card]:
+    """The shipped cards, and the cards of installed packages (entry-point group ``xrec_bench.datasets``:
+    a ``Card`` or the ``Path`` of a card file)."""
+    registry: Registry[Path | Card] = Registry("dataset", check=_check_card, entry_points="xrec_bench.datasets")
     for path in sorted((directory or cards_dir()).glob("*.toml")):
         registry.register(path.stem, path)
     return registry
+
+
+def dataset_source(name: str) -> str:
+    """``built-in`` for a shipped card, else ``plugin <package> <version>``."""
+    found = _registry().plugin(name)
+    return f"plugin {found['package']} {found['version']}" if found else "built-in"
 
 
 def list_cards() -> list[str]:
@@ -201,7 +242,11 @@ def list_cards() -> list[str]:
 
 def get_card(name: str) -> Card:
     """The validated card called ``name``; unknown names raise ``UnknownNameError`` with "did you mean"."""
-    return load_card(_registry().get(name))
+    found = _registry().get(name)
+    card = found if isinstance(found, Card) else load_card(found)
+    if card.name != name and ":" not in name:
+        raise CardError(f"The dataset registered as {name!r} has a card named {card.name!r}; they must match.")
+    return card
 
 
 def load_card(path: str | Path) -> Card:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,33 +20,49 @@ import torch
 
 from xrec_bench.explainers.base import Explainer, ExplanationError
 from xrec_bench.models.features import FeatureTask
+from xrec_bench.params import Int, Param, Real
 
 #: rows of masks (or of word-piece sequences) scored per model call unless a method is told otherwise
 DEFAULT_BATCH_SIZE = 256
 
 
-class ConfiguredExplainer(Explainer):
-    """An explainer with declared parameters: ``defaults`` lists every parameter and its default.
+#: what the parameters shared by several methods mean and accept, declared once; a method lists the
+#: ones it takes, with its defaults, in ``defaults`` (or declares ``parameters`` in full)
+COMMON_PARAMS: dict[str, Param] = {
+    "batch_size": Param(DEFAULT_BATCH_SIZE, (Int(1),), "rows of masks (or word-piece sequences) scored per model call"),
+    "n_samples": Param(32, (Int(1),), "random samples (coalitions, perturbations or path points) per explanation"),
+    "n_steps": Param(32, (Int(1),), "points on the integration path from the removed input to the full one"),
+    "max_features": Param(12, (Int(1),), "the most features a request may have; more are refused (cost grows fast)"),
+    "stdevs": Param(0.0, (Real(0.0),), "standard deviation of the Gaussian noise added to the input"),
+}
 
-    Unknown parameters are refused (a typo like ``n_sample=`` would otherwise be silently ignored).
+
+class ConfiguredExplainer(Explainer):
+    """An explainer with declared parameters: ``defaults`` lists every parameter and its default (their
+    meaning and accepted values come from :data:`COMMON_PARAMS`), or ``parameters`` declares them in full.
+
+    Unknown parameters are refused (a typo like ``n_sample=`` would otherwise be silently ignored), and
+    every problem is reported at once.
     """
 
     defaults: dict[str, Any] = {}
 
+    @classmethod
+    def schema(cls) -> dict[str, Param]:
+        if cls.parameters is not None:
+            return dict(cls.parameters)
+        common = {name: COMMON_PARAMS.get(name, Param(None)) for name in cls.defaults}
+        return {name: replace(p, default=cls.defaults[name]) for name, p in common.items()}
+
+    @classmethod
+    def _open_params(cls) -> bool:
+        return False
+
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise ValueError(
-                f"Unknown parameter(s) {unknown} for explainer {self.name!r}; it takes: {known}."
-            )
-        super().__init__(**{**self.defaults, **params})
-        for key in ("batch_size", "n_samples", "n_steps", "max_features"):
-            if key in self.params and (not isinstance(self.params[key], int) or self.params[key] < 1):
-                raise ValueError(
-                    f"The {key!r} parameter of explainer {self.name!r} must be an int >= 1. "
-                    f"Got {self.params[key]!r} instead."
-                )
+        problems = self.check_params(params)
+        if problems:
+            raise ValueError(" ".join(problems))
+        super().__init__(**{**self.contract().defaults(), **params})
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from xrec_bench.contract import Contract, first_line
+from xrec_bench.params import Param
 from xrec_bench.registry import Registry
 from xrec_bench.seeding import derive_seed
 
@@ -43,7 +45,8 @@ def _check_explainer(obj: Any) -> str | None:
 #: built-ins register lazily in ``xrec_bench.explainers``; ``package.module:Class`` names and the entry
 #: points of installed packages (group ``xrec_bench.explainers``) are plugins
 EXPLAINERS: Registry[type[Explainer]] = Registry("explainer", check=_check_explainer,
-                                                 entry_points="xrec_bench.explainers")
+                                                 entry_points="xrec_bench.explainers",
+                                                 name_of=lambda cls: getattr(cls, "name", None))
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,15 @@ class ExplanationError(ValueError):
 
 
 class Explainer(ABC):
+    """Base class. The class is the explainer's whole declaration (:meth:`contract`): ``name`` (its
+    registry name), ``version`` (bump it when its numbers change), ``parameters`` (a schema of
+    :class:`~xrec_bench.params.Param`; None: the keyword parameters of ``__init__``, with their defaults)
+    and the capability flags below."""
+
     name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    #: the parameters: name -> Param(default, accepts, help); None: read off ``__init__``'s signature
+    parameters: ClassVar[dict[str, Param] | None] = None
     granularities: ClassVar[frozenset[str]] = frozenset({"history", "tokens", "fields"})
     needs_gradients: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
@@ -199,6 +210,32 @@ class Explainer(ABC):
         )
 
     @classmethod
+    def schema(cls) -> dict[str, Param]:
+        """The declared parameters; without a declaration, ``__init__``'s keyword parameters and defaults."""
+        if cls.parameters is not None:
+            return dict(cls.parameters)
+        return signature_schema(cls.__init__)
+
+    @classmethod
+    def contract(cls) -> Contract:
+        """The explainer's declaration (:mod:`xrec_bench.contract`)."""
+        flags = cls.flags()
+        caps = {**flags, "deterministic": not cls.stochastic}
+        caps.pop("stochastic")
+        return Contract("explainer", cls.name, str(cls.version), cls.schema(), caps, first_line(cls.__doc__),
+                        open_params=cls._open_params())
+
+    @classmethod
+    def _open_params(cls) -> bool:
+        """True when the parameters are neither declared nor readable off ``__init__`` (``**params``)."""
+        return cls.parameters is None and takes_any_keyword(cls.__init__)
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[str]:
+        """Every problem with ``params`` (unknown names, values out of range), all at once."""
+        return cls.contract().check(params)
+
+    @classmethod
     def flags(cls) -> dict[str, Any]:
         return {
             "granularities": sorted(cls.granularities),
@@ -208,6 +245,25 @@ class Explainer(ABC):
             "model_blind": cls.model_blind,
             "max_features": cls.max_features,
         }
+
+
+def signature_schema(init: Any) -> dict[str, Param]:
+    """Parameters read off a constructor: its keyword parameters and their defaults (a parameter with
+    no default gets ``None``); ``**kwargs`` declares nothing."""
+    import inspect
+
+    out = {}
+    for p in list(inspect.signature(init).parameters.values())[1:]:  # [0] is self
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            out[p.name] = Param(None if p.default is p.empty else p.default)
+    return out
+
+
+def takes_any_keyword(init: Any) -> bool:
+    """Whether a constructor takes ``**kwargs`` (its parameters cannot be read off its signature)."""
+    import inspect
+
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(init).parameters.values())
 
 
 def get_explainer(name: str, **params: Any) -> Explainer:

@@ -141,6 +141,9 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
             plugin = stages.plugin(job.explainer)
             if plugin:
                 record["plugin"] = plugin
+            metric_plugins = stages.metric_plugins(job.metrics)
+            if metric_plugins:
+                record["metric_plugins"] = metric_plugins
             supported, why = stages.supports(job.explainer, job.granularity)
             if not supported:
                 record.update(status="skipped", reason=why)

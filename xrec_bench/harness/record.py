@@ -57,6 +57,7 @@ class CellRecord(TypedDict, total=False):
     model_revision: dict[str, Any]
     explainer_flags: dict[str, Any]  # the explainer's declared capabilities (model_blind, stochastic, ...)
     plugin: dict[str, str]  # a plugin explainer's provenance: package (distribution), version, entry
+    metric_plugins: dict[str, dict[str, str]]  # plugin metrics computed in the cell: name -> provenance
     users: list[int]  # aligned with every per-user list below
     targets: list[int]
     metrics: dict[str, list[float | None]]  # per-user values

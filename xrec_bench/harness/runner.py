@@ -57,12 +57,15 @@ def config_hash(suite: Suite) -> str:
 
 
 def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: bool = False,
-         code_fingerprint: Callable[[ComponentSpec | None], dict[str, str]] = lambda explainer: {}) -> list[CellJob]:
+         code_fingerprint: Callable[[ComponentSpec | None], dict[str, str]] = lambda explainer: {},
+         metric_fingerprint: Callable[[tuple[str, ...] | None], dict[str, str]] = lambda metrics: {}) -> list[CellJob]:
     """Every cell of the suite, in run order (accuracy cells first), with its cache key and path.
 
     ``code_fingerprint(explainer)`` names the code behind a cell (:meth:`Stages.code_fingerprint`); it is
-    part of the cache key, so a cell computed by other code is not reused."""
+    part of the cache key, so a cell computed by other code is not reused; ``metric_fingerprint(metrics)``
+    adds the plugin metrics' code to the explainer cells' keys."""
     cache = CellCache(out)
+    metric_code = metric_fingerprint(suite.metrics)
     code = {"format": CELL_FORMAT, "package": __version__, "suite": [suite.name, suite.version]}
     jobs: list[CellJob] = []
     explain_jobs: list[CellJob] = []
@@ -93,7 +96,7 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                         payload = {**common, "key": key, "explainer": explainer.as_dict(), "cell_seed": cell_seed,
                                    "users_seed": users_seed, "n_users": suite.users[granularity],
                                    "metrics": suite.metrics, "metric_options": suite.metric_options_for(granularity),
-                                   "targets": suite.targets_for(ds), "source": code_fingerprint(explainer),
+                                   "targets": suite.targets_for(ds), "source": {**code_fingerprint(explainer), **metric_code},
                                    "timing": suite.timing}
                         digest = cache_key(payload)
                         explain_jobs.append(CellJob(
@@ -126,7 +129,8 @@ def run_suite(
 
     log.info("suite %s v%s: loading %d dataset(s)", suite.name, suite.version, len(suite.datasets))
     data = {ds.label: context.data(ds) for ds in suite.datasets}
-    jobs = plan(suite, data, out, retry_failed=retry_failed, code_fingerprint=stages.code_fingerprint)
+    jobs = plan(suite, data, out, retry_failed=retry_failed, code_fingerprint=stages.code_fingerprint,
+                metric_fingerprint=stages.metric_fingerprint)
     accuracy_jobs = [j for j in jobs if j.kind == "accuracy"]
     explain_jobs = [j for j in jobs if j.kind == "explainer"]
 

@@ -101,6 +101,16 @@ class Stages(ABC):
         for a built-in."""
         return None
 
+    def metric_plugins(self, metrics: Sequence[str] | None) -> dict[str, dict[str, str]]:
+        """The provenance of each plugin metric among ``metrics`` (name -> ``{package, version, entry}``),
+        written into the cells that compute them; empty when every metric is built in."""
+        return {}
+
+    def metric_fingerprint(self, metrics: Sequence[str] | None) -> dict[str, str]:
+        """Fingerprints of the plugin metrics among ``metrics`` (for the cache key of the cells that compute
+        them); empty when every metric is built in, so such cells keep their keys."""
+        return {}
+
     def reference_workload(self) -> dict[str, Any]:
         return reference_workload()
 
@@ -196,6 +206,19 @@ class RealStages(Stages):
 
         return EXPLAINERS.plugin(explainer.name)
 
+    def metric_plugins(self, metrics: Sequence[str] | None) -> dict[str, dict[str, str]]:
+        return {name: found for name in (metrics or ()) if (found := _metric_plugin(name)) is not None}
+
+    def metric_fingerprint(self, metrics: Sequence[str] | None) -> dict[str, str]:
+        from xrec_bench.harness.fingerprint import module_sources
+        from xrec_bench.metrics.base import METRICS
+
+        out = {}
+        for name, found in self.metric_plugins(metrics).items():
+            module = METRICS.get(name).__module__.split(".")[0]  # the plugin's whole package, as for explainers
+            out[f"metric {name}"] = f"{module_sources(module)} {found.get('package')} {found.get('version')}"
+        return out
+
     def method(self, explainer: ComponentSpec, data: LoadedData) -> Any:
         """The fitted explainer a cell runs (:mod:`xrec_bench.api` passes a user's object instead)."""
         from xrec_bench.explainers.base import get_explainer
@@ -251,6 +274,18 @@ class RealStages(Stages):
         s = spec(name)
         return {"higher_is_better": bool(s.higher_is_better), "group": s.group, "description": s.description,
                 "granularity": s.granularity, "ranked": bool(s.ranked)}
+
+
+def _metric_plugin(name: str) -> dict[str, str] | None:
+    """A metric plugin's provenance, or None for a built-in metric or a value name."""
+    import xrec_bench.metrics  # noqa: F401
+    from xrec_bench.metrics.base import METRICS
+    from xrec_bench.registry import UnknownNameError
+
+    try:
+        return METRICS.plugin(name) if name in METRICS else None
+    except UnknownNameError:
+        return None
 
 
 def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import inspect
 import json
 import os
 from collections.abc import Callable, Collection, Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
+from xrec_bench.params import check_schema
 from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
 from xrec_bench.registry import is_import_name
 
@@ -152,6 +152,9 @@ class Catalog:
     check_metric_options: Callable[[dict], str | None] = lambda options: None
     #: problems with a dataset's options and split options (name, options, split, split_options)
     check_dataset: Callable[[str, dict, str, dict], list[str]] = lambda name, options, split, split_options: []
+    #: the metric class behind a plugin metric name (``package.module:Class`` or an entry point); raises
+    #: the registry's error (what is wrong, what to do) when it cannot be used
+    metric_class: Callable[[str], Any] = lambda name: None
 
 
 def registry_catalog() -> Catalog:
@@ -175,10 +178,9 @@ def registry_catalog() -> Catalog:
         return EXPLAINERS.names()
 
     def metrics():
-        import xrec_bench.metrics  # noqa: F401
-        from xrec_bench.metrics.base import METRICS
+        from xrec_bench.metrics.base import METRICS, value_specs
 
-        return METRICS.names()
+        return sorted(set(value_specs(plugins=False)) | set(METRICS.names()))
 
     def model_class(name):
         from xrec_bench.models.base import MODELS
@@ -191,9 +193,17 @@ def registry_catalog() -> Catalog:
         return EXPLAINERS.get(name)
 
     def metric_granularity(name):
-        from xrec_bench.metrics.base import spec
+        from xrec_bench.metrics.base import METRICS, spec
 
+        if name in METRICS:  # a metric (class) name: where it applies
+            grans = METRICS.get(name).granularities
+            return None if set(grans) >= set(GRANULARITIES) else sorted(grans)[0]
         return spec(name).granularity
+
+    def metric_class(name):
+        from xrec_bench.metrics.base import METRICS
+
+        return METRICS.get(name)
 
     def check_metric_options(options):
         from xrec_bench.metrics.config import EvalConfig
@@ -210,7 +220,7 @@ def registry_catalog() -> Catalog:
         return option_problems(name, options, split, split_options)
 
     return Catalog(datasets, models, explainers, metrics, model_class, explainer_class, metric_granularity,
-                   check_metric_options, check_dataset)
+                   check_metric_options, check_dataset, metric_class)
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:
@@ -338,6 +348,15 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         else:
             known = _safe(catalog.metrics) or ()
             for x in metrics:
+                if not _known_metric(x, known) and is_import_name(x):
+                    try:  # a plugin metric named by its import path: say exactly why it cannot be used
+                        errors.extend(_metric_param_problems(catalog.metric_class(x), metric_options))
+                        continue
+                    except LookupError as exc:  # the registry's message names the cause and the fix
+                        errors.append(f"metrics: {exc}")
+                        continue
+                if x in known and _known_metric(x, known):
+                    errors.extend(_metric_param_problems(_safe(catalog.metric_class, x), metric_options))
                 if not _known_metric(x, known):
                     errors.append("metrics: " + _unknown("metric", x, known))
                 elif granularities and catalog.metric_granularity(x) not in (None, *granularities):
@@ -376,10 +395,13 @@ def _known_metric(name: str, known: Collection[str]) -> bool:
 
 
 def _safe(fn: Callable, *args):
-    """Call a catalog function; a layer that is not importable yet counts as 'unknown', not a crash."""
+    """Call a catalog function; an unknown name or a component that cannot be loaded (LookupError:
+    the registries' UnknownNameError and PluginError) counts as 'unknown' and is reported by the name
+    check that follows. Any other error is a bug in a component (a broken parameter check, a module
+    that fails on import) and is raised, so that it is seen rather than silently skipped."""
     try:
         return fn(*args)
-    except Exception:  # noqa: BLE001 - reported by the name check that follows
+    except LookupError:
         return None
 
 
@@ -429,7 +451,7 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
         return None
     known = _safe(names) or ()
     cls = None
-    if name not in known and is_import_name(name) and kind == "explainers":
+    if name not in known and is_import_name(name):
         try:  # a plugin named by its import path: say exactly why it cannot be loaded
             cls = cls_of(name)
         except Exception as exc:  # noqa: BLE001 - the registry's message names the cause and the fix
@@ -448,19 +470,8 @@ def _component(c: Any, i: int, kind: str, checker: _Checker, names: Callable, cl
         return None
     checker.label(label, where)
     if cls is not None and params:
-        accepted = _accepted_params(cls)
-        if accepted is None:  # ``**params``: let the constructor (which only stores and checks them) judge
-            try:
-                cls(**params)
-            except (TypeError, ValueError) as exc:
-                checker.errors.append(f"{where}: {name!r} refuses its params: {exc}")
-        else:
-            for key in params:
-                if key not in accepted:
-                    close = difflib.get_close_matches(key, sorted(accepted), n=2, cutoff=0.5)
-                    checker.errors.append(f"{where}: {name!r} has no parameter {key!r}."
-                                          + (f" Did you mean: {', '.join(close)}?" if close else "")
-                                          + f" Its parameters: {', '.join(sorted(accepted)) or '(none)'}.")
+        for problem in _param_problems(cls, params):
+            checker.errors.append(f"{where}: {name!r} {problem}")
     return ComponentSpec(name=name, label=str(label), params=params)
 
 
@@ -473,16 +484,34 @@ def _default_label(name: str, cls: Any) -> str | None:
     return own if isinstance(own, str) and not slug_problem(own) else None
 
 
-def _accepted_params(cls: Any) -> set[str] | None:
-    """Keyword parameters of ``cls.__init__``; None when it takes ``**params`` (cannot check)."""
+def _metric_param_problems(cls: Any, metric_options: Mapping[str, Any]) -> list[str]:
+    """Problems with the values ``[metric_options] extra`` (suite-wide or per granularity) gives a
+    metric's own parameters (``cls.parameters``); none for a metric that declares none."""
+    schema = getattr(cls, "parameters", None) or {}
+    if not schema:
+        return []
+    tables = [metric_options, *(v for k, v in metric_options.items() if k in GRANULARITIES and isinstance(v, Mapping))]
+    out = []
+    for table in tables:
+        extra = table.get("extra", {})
+        if isinstance(extra, Mapping):
+            mine = {k: v for k, v in extra.items() if k in schema}
+            out += [f"metric_options.extra: {p}" for p in check_schema(f"metric {cls.name!r}", mine, schema)]
+    return out
+
+
+def _param_problems(cls: Any, params: dict[str, Any]) -> list[str]:
+    """Every problem with ``params`` under the component's contract (unknown names, values out of
+    range), all at once. A component whose parameters are open (``**params``, nothing declared) is
+    built with them instead, so that its own checks speak."""
+    contract = cls.contract() if hasattr(cls, "contract") else None
+    if contract is not None and not contract.open_params:
+        return [f"refuses its params: {p}" for p in contract.check(params)]
     try:
-        sig = inspect.signature(cls.__init__)
-    except (TypeError, ValueError):
-        return None
-    params = list(sig.parameters.values())[1:]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        cls(**params)
+    except (TypeError, ValueError) as exc:
+        return [f"refuses its params: {exc}"]
+    return []
 
 
 class _Checker:

@@ -1,8 +1,8 @@
 """Explanation metrics (faithfulness, ground truth, stability, sanity, cost) and accuracy.
 
-Importing this package declares every built-in metric (``xrec_bench.metrics.base.METRICS``) and
-registers the stages that compute them; :func:`evaluate_explainer` runs an explainer and measures
-its explanations.
+Importing this package registers every built-in metric class (``xrec_bench.metrics.base.METRICS``:
+each declares its name, outputs, options and needs); :func:`evaluate_explainer` runs an explainer and
+measures its explanations.
 """
 
 from __future__ import annotations

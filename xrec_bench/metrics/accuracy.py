@@ -22,54 +22,38 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import DeclaredMetric, register
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
 from xrec_bench.models.base import topk
 
 FAMILIES = ("ndcg", "recall", "hit", "mrr")
 
-declare(
-    "ndcg@k",
-    higher_is_better=True,
-    group="accuracy",
-    description="Normalised discounted cumulative gain of the held-out items in the full top-K ranking.",
-)
-declare(
-    "recall@k",
-    higher_is_better=True,
-    group="accuracy",
-    description="Share of the held-out items found in the full top-K ranking.",
-)
-declare(
-    "hit@k",
-    higher_is_better=True,
-    group="accuracy",
-    description="1 if any held-out item is in the full top-K ranking, else 0.",
-)
-declare(
-    "mrr@k",
-    higher_is_better=True,
-    group="accuracy",
-    description="Reciprocal rank of the first held-out item within the top K (0 beyond K).",
-)
-declare(
-    "impression-auc",
-    higher_is_better=True,
-    group="accuracy",
-    description="MIND impressions: ROC AUC of the clicked vs non-clicked candidates, per impression.",
-)
-declare(
-    "impression-mrr",
-    higher_is_better=True,
-    group="accuracy",
-    description="MIND impressions: mean reciprocal rank of the clicked candidates, per impression.",
-)
-declare(
-    "impression-ndcg@k",
-    higher_is_better=True,
-    group="accuracy",
-    description="MIND impressions: nDCG@K over the impression's candidates.",
-)
+
+
+@register
+class Accuracy(DeclaredMetric):
+    """Ranking accuracy of the recommender on the held-out items (the harness's accuracy cells)."""
+
+    name = "accuracy"
+    needs = frozenset({"model"})
+    granularities = frozenset({"history", "tokens", "fields"})
+    outputs = (
+        Output("ndcg@k", "higher", "accuracy", "nDCG",
+               "Normalised discounted cumulative gain of the held-out items in the full top-K ranking."),
+        Output("recall@k", "higher", "accuracy", "share of held-out items",
+               "Share of the held-out items found in the full top-K ranking."),
+        Output("hit@k", "higher", "accuracy", "share of users",
+               "1 if any held-out item is in the full top-K ranking, else 0."),
+        Output("mrr@k", "higher", "accuracy", "reciprocal rank",
+               "Reciprocal rank of the first held-out item within the top K (0 beyond K)."),
+        Output("impression-auc", "higher", "accuracy", "ROC AUC",
+               "MIND impressions: ROC AUC of the clicked vs non-clicked candidates, per impression."),
+        Output("impression-mrr", "higher", "accuracy", "reciprocal rank",
+               "MIND impressions: mean reciprocal rank of the clicked candidates, per impression."),
+        Output("impression-ndcg@k", "higher", "accuracy", "nDCG",
+               "MIND impressions: nDCG@K over the impression's candidates."),
+    )
 
 
 def ranking_metrics(

@@ -7,8 +7,35 @@ expensive metrics (stability, sanity, infidelity) cheap to configure.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
+
+from xrec_bench.params import Param
+
+#: what each option means and accepts (``xrec-bench metrics info NAME`` shows the ones a metric reads)
+OPTION_HELP: dict[str, str] = {
+    "fractions": "fractions of the features removed / added back along the curves (from 0 to 1)",
+    "random_orders": "random removal orders per user for the *_minus_random areas (int >= 1)",
+    "random_seed": "seed of those random orders (the same orders for every explainer)",
+    "pos_neg_bins": "cumulative bins of the features for POS@K / NEG@K (int >= 1; LXR: 10)",
+    "cutoffs": "the K of POS@K / NEG@K (ints >= 1)",
+    "eraser_bins": "rationale sizes as fractions of the features, each in (0, 1]",
+    "eraser_only_positive": "remove only features with a positive attribution (ferret's only_pos)",
+    "infidelity_samples": "random perturbations per explanation (int >= 1)",
+    "infidelity_drop": "probability that a feature is removed in a perturbation, in (0, 1)",
+    "gt_ks": "the k of gt_precision@k (ints >= 1)",
+    "gt_margin": "lead of the cause's leave-one-out drop, in sd of all items' scores, for a user to count (>= 0)",
+    "gt_control_users": "covered requests re-explained on the randomised model (>= 0; None: all)",
+    "jaccard_k": "top-k of the run-to-run Jaccard index (int >= 1)",
+    "rerun": "which explainers are re-run for run-to-run stability: 'all' or 'stochastic'",
+    "stability_users": "requests (the first ones) that get the stability metrics (int >= 1; None: all)",
+    "stability_candidates": "low-importance features tried as input perturbations (int >= 1)",
+    "stability_k": "top-k whose rank must hold for a perturbation to count (int >= 1)",
+    "stability_seeds": "seeds averaged for stochastic explainers before input sensitivity (int >= 1)",
+    "sanity_users": "requests (the first ones) re-explained on the randomised model (int >= 1; None: all)",
+    "sanity_threshold": "mean |rho| above which the sanity check fails",
+    "eps": "denominators below this are treated as zero (the value becomes NaN)",
+}
 
 
 def count_at(fraction: float, n_features: int) -> int:
@@ -71,14 +98,17 @@ class EvalConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        problems = []  # every problem is reported at once
         for name in ("infidelity_samples", "jaccard_k", "stability_candidates", "stability_k"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"EvalConfig.{name} must be an int. Got {value!r} instead.")
+                problems.append(f"EvalConfig.{name} must be an int. Got {value!r} instead.")
         for name in ("stability_users", "sanity_users"):  # a negative count would slice "all but the last n"
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"EvalConfig.{name} must be None (all users) or an int >= 1. Got {value!r} instead.")
+                problems.append(f"EvalConfig.{name} must be None (all users) or an int >= 1. Got {value!r} instead.")
+        if problems:
+            raise ValueError(" ".join(problems))
         checks = [
             ("fractions", all(0.0 <= f <= 1.0 for f in self.fractions) and len(self.fractions) >= 2
              and self.fractions[0] == 0.0 and self.fractions[-1] == 1.0, "start at 0, end at 1, lie in [0, 1]"),
@@ -96,9 +126,22 @@ class EvalConfig:
             ("gt_margin", self.gt_margin >= 0, "be >= 0"),
             ("gt_control_users", self.gt_control_users is None or self.gt_control_users >= 0, "be >= 0 or None"),
         ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"EvalConfig.{name} must {expected}. Got {getattr(self, name)!r} instead.")
+        problems = [f"EvalConfig.{name} must {expected}. Got {getattr(self, name)!r} instead."
+                    for name, ok, expected in checks if not ok]
+        if problems:
+            raise ValueError(" ".join(problems))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def option_schema(names: tuple[str, ...] | list[str]) -> dict[str, Param]:
+    """The EvalConfig options ``names`` as parameters: their defaults and what they mean (EvalConfig
+    itself checks their values)."""
+    by_name = {f.name: f for f in fields(EvalConfig)}
+    out = {}
+    for name in names:
+        f = by_name[name]
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        out[name] = Param(default, (), OPTION_HELP.get(name, ""))
+    return out

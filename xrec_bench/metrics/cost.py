@@ -17,11 +17,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import DeclaredMetric, register
 
-declare("n_evals", higher_is_better=False, group="cost",
-        description="Model evaluations (mask rows scored) per explanation.")
-declare("wall_time_s", higher_is_better=False, group="cost", description="Wall time per explanation (seconds).")
+
+@register
+class Cost(DeclaredMetric):
+    """What each explanation cost (the evaluator records it for every explanation)."""
+
+    name = "cost"
+    needs = frozenset()
+    deterministic = False  # wall time is measured
+    outputs = (
+        Output("n_evals", "lower", "cost", "model evaluations", "Model evaluations (mask rows scored) per explanation."),
+        Output("wall_time_s", "lower", "cost", "seconds", "Wall time per explanation (seconds)."),
+    )
 
 
 def peak_rss_mb() -> float:

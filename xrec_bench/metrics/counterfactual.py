@@ -26,16 +26,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.config import EvalConfig
-from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks
+from xrec_bench.metrics.stages import ProbeMetric, Reference, order_masks
 
-declare("pos@k", higher_is_better=False, group="faithfulness",
-        description="LXR POS@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, most "
-                    "important first) after which the target is still in the top K.")
-declare("neg@k", higher_is_better=True, group="faithfulness",
-        description="LXR NEG@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, least "
-                    "important first) after which the target is still in the top K.")
+_SHARE = "share of the removal steps"
+OUTPUTS = (
+    Output("pos@k", "lower", "faithfulness", _SHARE,
+           "LXR POS@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, most "
+           "important first) after which the target is still in the top K.", k_from="cutoffs"),
+    Output("neg@k", "higher", "faithfulness", _SHARE,
+           "LXR NEG@K: share of the 11 cumulative removals (0%, 10%, ..., 100% of the features, least "
+           "important first) after which the target is still in the top K.", k_from="cutoffs"),
+)
 
 
 def step_counts(n_features: int, bins: int = 10) -> np.ndarray:
@@ -62,10 +66,12 @@ def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: E
     return values, {}
 
 
-STAGES.register("counterfactual", Stage(
-    name="counterfactual",
-    kind="probe",
-    metric_names=lambda cfg: tuple(f"{kind}@{k}" for kind in ("pos", "neg") for k in cfg.cutoffs),
-    masks=_masks,
-    values=_values,
-))
+@register
+class Counterfactual(ProbeMetric):
+    """LXR's POS@K and NEG@K: is the target still in the top K as features are removed?"""
+
+    name = "counterfactual"
+    outputs = OUTPUTS
+    options = ("pos_neg_bins", "cutoffs")
+    masks = staticmethod(_masks)
+    values = staticmethod(_values)

@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.config import EvalConfig, count_at
-from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks
+from xrec_bench.metrics.stages import ProbeMetric, Reference, order_masks
 
-declare("comprehensiveness", higher_is_better=True, group="faithfulness",
-        description="ERASER AOPC comprehensiveness: score drop (in sd of all items' scores) when the top 1/5/10/20/50% "
-                    "features are removed.")
-declare("sufficiency", higher_is_better=False, group="faithfulness",
-        description="ERASER AOPC sufficiency: score drop (in sd of all items' scores) when only the top 1/5/10/20/50% "
-                    "features are kept.")
+_SD = "sd of all items' scores"
+OUTPUTS = (
+    Output("comprehensiveness", "higher", "faithfulness", _SD,
+           "ERASER AOPC comprehensiveness: score drop (in sd of all items' scores) when the top 1/5/10/20/50% "
+           "features are removed."),
+    Output("sufficiency", "lower", "faithfulness", _SD,
+           "ERASER AOPC sufficiency: score drop (in sd of all items' scores) when only the top 1/5/10/20/50% "
+           "features are kept."),
+)
 
 
 def bin_counts(n_features: int, cfg: EvalConfig, attributions: np.ndarray | None = None) -> list[int]:
@@ -59,10 +63,12 @@ def _values(probed, ref: Reference, order, attributions, n_features: int, cfg: E
     }, {}
 
 
-STAGES.register("eraser", Stage(
-    name="eraser",
-    kind="probe",
-    metric_names=lambda cfg: ("comprehensiveness", "sufficiency"),
-    masks=_masks,
-    values=_values,
-))
+@register
+class Eraser(ProbeMetric):
+    """ERASER comprehensiveness and sufficiency (DeYoung et al. 2020) as areas over rationale sizes."""
+
+    name = "eraser"
+    outputs = OUTPUTS
+    options = ("eraser_bins", "eraser_only_positive")
+    masks = staticmethod(_masks)
+    values = staticmethod(_values)

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from xrec_bench.metrics.base import METRICS
+from xrec_bench.metrics.base import METRICS, builtin_metrics
 from xrec_bench.metrics.config import EvalConfig
 from xrec_bench.metrics.cost import cost_summary, peak_rss_mb, per_user_cost
-from xrec_bench.metrics.stages import STAGES, Context, Reference, Stage, probe, score_sd
+from xrec_bench.metrics.stages import STAGES, Context, Reference, as_metric, probe, score_sd
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
+from xrec_bench.registry import UnknownNameError
 from xrec_bench.seeding import derive_seed
 
 if TYPE_CHECKING:
@@ -62,28 +63,54 @@ class ExplainerResult:
 
 
 def select_stages(metrics: Sequence[str] | None, granularity: str, cfg: EvalConfig,
-                  has_ground_truth: bool) -> list[Stage]:
-    """The stages that compute ``metrics`` (all applicable ones when None), validated."""
-    import xrec_bench.metrics  # noqa: F401  (registers every stage)
+                  has_ground_truth: bool) -> list[Any]:
+    """The metrics that compute ``metrics`` (all applicable built-in ones when None), as instances, validated.
 
-    stages = [STAGES.get(name) for name in STAGES.names()]
+    ``metrics`` holds value names (``deletion_auc``, ``pos@10``), metric names (``faithfulness``) or
+    plugins (``package.module:Class``, or the name of an installed entry point)."""
+    import xrec_bench.metrics  # noqa: F401  (registers every built-in metric)
+
+    computed = [cls for cls in builtin_metrics() if cls.kind != "declared"]
+    legacy = [as_metric(STAGES.get(name)) for name in STAGES.names()]  # stages registered the older way
+    candidates: list[Any] = [cls() for cls in computed] + legacy
     if metrics is None:
-        return [s for s in stages if has_ground_truth or not s.needs_ground_truth]
-    wanted, chosen = set(metrics), []
-    for s in stages:
-        names = set(s.metric_names(cfg)) | {s.name}
-        if names & wanted:
-            if s.needs_ground_truth and not has_ground_truth:
-                raise ValueError(f"Metrics {sorted(names & wanted)} need the planted causes: pass ground_truth= "
+        chosen = [m for m in candidates if (has_ground_truth or "ground_truth" not in m.needs)
+                  and granularity in m.granularities]
+        return _checked(chosen, cfg)
+    wanted, chosen = list(dict.fromkeys(metrics)), []
+    plugins = {name for name in wanted if name not in {c.name for c in candidates} and _is_metric(name)}
+    candidates += [METRICS.get(name)() for name in sorted(plugins)]
+    keys = {id(m): {m.name} | ({n for n in plugins if METRICS.get(n) is type(m)}) for m in candidates}
+    left = set(wanted)
+    for m in candidates:
+        names = set(m.names(cfg)) | keys[id(m)]
+        if names & left:
+            if "ground_truth" in m.needs and not has_ground_truth:
+                raise ValueError(f"Metrics {sorted(names & left)} need the planted causes: pass ground_truth= "
                                  "(the synthetic dataset's `ground_truth` frame), or drop them.")
-            chosen.append(s)
-            wanted -= names
-    wanted -= set(COST_METRICS)
-    if wanted:
-        known = sorted({n for s in stages for n in s.metric_names(cfg)} | set(COST_METRICS))
-        bad = sorted(wanted)[0]
+            chosen.append(m)
+            left -= names
+    left -= set(COST_METRICS)
+    if left:
+        known = sorted({n for m in candidates for n in m.names(cfg)} | set(COST_METRICS))
+        bad = sorted(left)[0]
         raise ValueError(f"Unknown metric {bad!r} for this configuration. {METRICS.unknown_message(bad)} "
                          f"Computable here: {', '.join(known)}.")
+    return _checked(chosen, cfg)
+
+
+def _is_metric(name: str) -> bool:
+    """Whether ``name`` is a metric class of the registry (a plugin's import path or entry point)."""
+    try:
+        return METRICS.get(name).kind != "declared"
+    except UnknownNameError:
+        return False
+
+
+def _checked(chosen: list[Any], cfg: EvalConfig) -> list[Any]:
+    problems = [p for m in chosen for p in m.check_options(cfg)]
+    if problems:
+        raise ValueError(" ".join(problems))
     return chosen
 
 
@@ -118,7 +145,7 @@ def evaluate_explainer(
     if len(explanations) != len(requests):
         raise ValueError(f"Got {len(explanations)} explanations for {len(requests)} requests; pass one per request.")
     n = len(requests)
-    per_user = {name: np.full(n, np.nan) for s in stages for name in s.metric_names(cfg)}
+    per_user = {name: np.full(n, np.nan) for s in stages for name in s.names(cfg)}
     curves = {name: np.full((n, length), np.nan) for s in stages for name, length in s.curve_names(cfg).items()}
     skipped = [(e.user, e.reason) for e in explanations if not e.ok]
     references: list[Reference | None] = [None] * n

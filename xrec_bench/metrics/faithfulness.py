@@ -36,26 +36,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.config import EvalConfig, count_at
-from xrec_bench.metrics.stages import STAGES, Reference, Stage, order_masks, rank_gain
+from xrec_bench.metrics.stages import ProbeMetric, Reference, order_masks, rank_gain
 
 _SCALE = "the target's score change from the full history, in standard deviations of all items' scores " \
          "(no empty-input anchor: the models never train on an empty input)"
-declare("deletion_auc", higher_is_better=False, group="faithfulness",
-        description=f"Area under {_SCALE} as the most important features are removed first.")
-declare("insertion_auc", higher_is_better=True, group="faithfulness",
-        description=f"Area under {_SCALE} as the most important features are added first to the empty input.")
-declare("deletion_rank_auc", higher_is_better=False, group="faithfulness",
-        description="Area under the rank-gain curve 1/log2(rank+1) of the target under deletion.")
-declare("insertion_rank_auc", higher_is_better=True, group="faithfulness",
-        description="Area under the rank-gain curve 1/log2(rank+1) of the target under insertion.")
-for _area, _hib in (("deletion_auc", False), ("insertion_auc", True), ("deletion_rank_auc", False),
-                    ("insertion_rank_auc", True)):
-    declare(f"{_area}_minus_random", higher_is_better=_hib, group="faithfulness",
-            description=f"{_area} minus the mean {_area} of random orders on the same user (the same random "
-                        "orders for every explainer, drawn from a fixed seed and the number of features); "
-                        "0 is chance.")
+_SD, _GAIN = "sd of all items' scores (area over the fraction removed)", "rank gain 1/log2(rank+1) (area)"
+_AREA_OUTPUTS = (
+    Output("deletion_auc", "lower", "faithfulness", _SD,
+           f"Area under {_SCALE} as the most important features are removed first."),
+    Output("insertion_auc", "higher", "faithfulness", _SD,
+           f"Area under {_SCALE} as the most important features are added first to the empty input."),
+    Output("deletion_rank_auc", "lower", "faithfulness", _GAIN,
+           "Area under the rank-gain curve 1/log2(rank+1) of the target under deletion."),
+    Output("insertion_rank_auc", "higher", "faithfulness", _GAIN,
+           "Area under the rank-gain curve 1/log2(rank+1) of the target under insertion."),
+)
+OUTPUTS = _AREA_OUTPUTS + tuple(
+    Output(f"{o.name}_minus_random", o.direction, o.group, o.unit,
+           f"{o.name} minus the mean {o.name} of random orders on the same user (the same random orders for every "
+           "explainer, drawn from a fixed seed and the number of features); 0 is chance.")
+    for o in _AREA_OUTPUTS)
 
 AREAS = ("deletion_auc", "insertion_auc", "deletion_rank_auc", "insertion_rank_auc")
 
@@ -117,11 +120,16 @@ def _curve_names(cfg: EvalConfig) -> dict[str, int]:
     return {f"{kind}_{c}": n for kind in ("deletion", "insertion") for c in ("score", "score_raw", "rank", "rank_gain")}
 
 
-STAGES.register("faithfulness", Stage(
-    name="faithfulness",
-    kind="probe",
-    metric_names=lambda cfg: AREAS + tuple(f"{a}_minus_random" for a in AREAS),
-    masks=_masks,
-    values=_values,
-    curve_names=_curve_names,
-))
+@register
+class Faithfulness(ProbeMetric):
+    """Deletion and insertion curves and their areas, also relative to random orders (RISE; LXR)."""
+
+    name = "faithfulness"
+    outputs = OUTPUTS
+    options = ("fractions", "random_orders", "random_seed")
+    masks = staticmethod(_masks)
+    values = staticmethod(_values)
+
+    @classmethod
+    def curve_names(cls, cfg: EvalConfig) -> dict[str, int]:
+        return _curve_names(cfg)

@@ -48,28 +48,33 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.sanity import randomized_copy
-from xrec_bench.metrics.stages import STAGES, Context, Stage, StageOutput, score_sd
+from xrec_bench.metrics.stages import BatchMetric, Context, StageOutput, score_sd
 from xrec_bench.seeding import derive_seed
 
-declare("gt_precision@k", higher_is_better=True, group="ground-truth",
-        description="Share of the k top-ranked features that are planted causes, on users whose model uses the cause.")
-declare("gt_ap", higher_is_better=True, group="ground-truth",
-        description="Average precision of the attributions against the planted causes, on users whose model "
-                    "provably uses the cause (its leave-one-out drop is first by a margin; leave-one-out itself "
-                    "therefore agrees by construction).")
-declare("gt_coverage", higher_is_better=True, group="ground-truth", ranked=False,
-        description="Share of users with a planted cause among the features on which the model provably uses it "
-                    "(the users gt_ap is scored on); the same for every explainer.")
-declare("gt_ap_randomized", higher_is_better=False, group="ground-truth", ranked=False,
-        description="Control: gt_ap of the same explainer on the randomised model (same users); should fall to "
-                    "gt_ap_chance. A model-blind explainer stays high.")
-declare("gt_coverage_randomized", higher_is_better=False, group="ground-truth", ranked=False,
-        description="Control users on which the randomised model itself provably uses the planted cause (same "
-                    "leave-one-out test): where it does, gt_ap_randomized need not fall to chance.")
-declare("gt_ap_chance", higher_is_better=True, group="ground-truth", ranked=False,
-        description="Expected average precision of a uniformly random ranking of the same features (chance level).")
+OUTPUTS = (
+    Output("gt_precision@k", "higher", "ground-truth", "share of the top k",
+           "Share of the k top-ranked features that are planted causes, on users whose model uses the cause.",
+           k_from="gt_ks"),
+    Output("gt_ap", "higher", "ground-truth", "average precision",
+           "Average precision of the attributions against the planted causes, on users whose model provably uses "
+           "the cause (its leave-one-out drop is first by a margin; leave-one-out itself therefore agrees by "
+           "construction)."),
+    Output("gt_coverage", "higher", "ground-truth", "share of users",
+           "Share of users with a planted cause among the features on which the model provably uses it (the users "
+           "gt_ap is scored on); the same for every explainer.", ranked=False),
+    Output("gt_ap_randomized", "lower", "ground-truth", "average precision",
+           "Control: gt_ap of the same explainer on the randomised model (same users); should fall to "
+           "gt_ap_chance. A model-blind explainer stays high.", ranked=False),
+    Output("gt_coverage_randomized", "lower", "ground-truth", "share of users",
+           "Control users on which the randomised model itself provably uses the planted cause (same "
+           "leave-one-out test): where it does, gt_ap_randomized need not fall to chance.", ranked=False),
+    Output("gt_ap_chance", "higher", "ground-truth", "average precision",
+           "Expected average precision of a uniformly random ranking of the same features (chance level).",
+           ranked=False),
+)
 
 NOT_USED = "ground truth: the model does not provably use the planted cause (leave-one-out margin)"
 
@@ -157,14 +162,9 @@ def uses_cause(model, granularity: str, req, rel: np.ndarray, margin_sd: float) 
     return cache[key]
 
 
-def _names(cfg) -> tuple[str, ...]:
-    return (*(f"gt_precision@{k}" for k in cfg.gt_ks), "gt_ap", "gt_coverage", "gt_ap_randomized", "gt_coverage_randomized",
-            "gt_ap_chance")
-
-
 def _run(ctx: Context) -> StageOutput:
     n, cfg = len(ctx.requests), ctx.config
-    out = StageOutput(per_user={name: np.full(n, np.nan) for name in _names(cfg)})
+    out = StageOutput(per_user={name: np.full(n, np.nan) for name in GroundTruth.names(cfg)})
     by_user = {int(row["user"]): row for _, row in ctx.ground_truth.iterrows()}
     covered: list[tuple[int, np.ndarray]] = []
     for i, (req, expl) in enumerate(zip(ctx.requests, ctx.explanations, strict=True)):
@@ -214,10 +214,12 @@ def _control(ctx: Context, covered: list[tuple[int, np.ndarray]], out: StageOutp
             uses_cause(randomized, ctx.granularity, ctx.requests[i], rel, ctx.config.gt_margin))
 
 
-STAGES.register("ground-truth", Stage(
-    name="ground-truth",
-    kind="batch",
-    metric_names=_names,
-    run_batch=_run,
-    needs_ground_truth=True,
-))
+@register
+class GroundTruth(BatchMetric):
+    """Agreement with the causes planted by the synthetic dataset, with a randomised-model control."""
+
+    name = "ground-truth"
+    outputs = OUTPUTS
+    options = ("gt_ks", "gt_margin", "gt_control_users")
+    needs = frozenset({"model", "explainer", "ground_truth"})
+    run_batch = staticmethod(_run)

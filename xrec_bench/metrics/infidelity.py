@@ -24,14 +24,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.config import EvalConfig
-from xrec_bench.metrics.stages import STAGES, Reference, Stage
+from xrec_bench.metrics.stages import Reference, TaskMetric
 
-declare("infidelity", higher_is_better=False, group="faithfulness",
-        description="Infidelity (Yeh et al.) under random feature removal, with captum's least-squares scale "
-                    "clamped at >= 0 (a negated explanation cannot score well), divided by the variance of all "
-                    "items' scores.")
+OUTPUTS = (
+    Output("infidelity", "lower", "faithfulness", "variance of all items' scores",
+           "Infidelity (Yeh et al.) under random feature removal, with captum's least-squares scale clamped at >= 0 "
+           "(a negated explanation cannot score well), divided by the variance of all items' scores."),
+)
 
 
 def mask_infidelity(forward, attributions: np.ndarray, *, n_samples: int, drop: float, seed: int) -> float:
@@ -59,9 +61,11 @@ def _run(task, explanation, ref: Reference, cfg: EvalConfig, seed: int) -> dict[
     return {"infidelity": raw / scale**2}
 
 
-STAGES.register("infidelity", Stage(
-    name="infidelity",
-    kind="task",
-    metric_names=lambda cfg: ("infidelity",),
-    run_task=_run,
-))
+@register
+class Infidelity(TaskMetric):
+    """Infidelity (Yeh et al. 2019) of the attributions under random feature removal."""
+
+    name = "infidelity"  # also seeds its perturbations (derive_seed(seed, name, user, target))
+    outputs = OUTPUTS
+    options = ("infidelity_samples", "infidelity_drop")
+    run_task = staticmethod(_run)

@@ -17,16 +17,19 @@ import weakref
 import numpy as np
 from scipy.stats import spearmanr
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.stability import budget_indices
-from xrec_bench.metrics.stages import STAGES, Context, Stage, StageOutput
+from xrec_bench.metrics.stages import BatchMetric, Context, StageOutput
 from xrec_bench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 
-declare("sanity_spearman", higher_is_better=False, group="sanity",
-        description="|Spearman rho| between attributions on the trained model and on a randomised copy "
-                    "(high: the explanation ignores the model).")
+OUTPUTS = (
+    Output("sanity_spearman", "lower", "sanity", "|Spearman rho|",
+           "|Spearman rho| between attributions on the trained model and on a randomised copy (high: the "
+           "explanation ignores the model)."),
+)
 
 
 #: randomised copies by model and seed, so that explainers evaluated one after another on the same
@@ -81,9 +84,11 @@ def _run(ctx: Context) -> StageOutput:
     return out
 
 
-STAGES.register("sanity", Stage(
-    name="sanity",
-    kind="batch",
-    metric_names=lambda cfg: ("sanity_spearman",),
-    run_batch=_run,
-))
+@register
+class Sanity(BatchMetric):
+    """Model-randomisation sanity check (Adebayo et al. 2018): do the attributions change with the model?"""
+
+    name = "sanity"
+    outputs = OUTPUTS
+    options = ("sanity_users", "sanity_threshold")
+    run_batch = staticmethod(_run)

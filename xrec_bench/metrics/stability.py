@@ -41,28 +41,32 @@ import torch
 from captum.metrics import sensitivity_max
 from scipy.stats import kendalltau
 
+from xrec_bench.contract import Output
 from xrec_bench.explainers.base import Request
 from xrec_bench.metrics._tasks import WithoutFeature
-from xrec_bench.metrics.base import declare
-from xrec_bench.metrics.stages import STAGES, Context, Stage, StageOutput
+from xrec_bench.metrics.base import register
+from xrec_bench.metrics.stages import BatchMetric, Context, StageOutput
 from xrec_bench.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 
-declare("run_kendall_tau", higher_is_better=True, group="stability",
-        description="Kendall tau-b between attributions of two runs with different seeds.")
-declare("run_jaccard@k", higher_is_better=True, group="stability",
-        description="Jaccard index of the top-k features of two runs with different seeds.")
-declare("run_sensitivity", higher_is_better=False, group="stability",
-        description="Relative attribution change ||e - e'||/||e|| between two runs with different seeds on the "
-                    "same input (the explainer's own noise; 0 for deterministic explainers).")
-declare("max_sensitivity", higher_is_better=False, group="stability",
-        description="captum sensitivity_max: largest relative attribution change over removals of a "
-                    "low-importance feature that keep the target's rank (stochastic explainers: attributions "
-                    "averaged over stability_seeds seeds).")
-declare("relative_input_stability", higher_is_better=False, group="stability",
-        description="Relative input stability (Agarwal et al., element-wise): norm of the element-wise relative "
-                    "attribution change over that of the input change, max over kept low-importance removals.")
+RUN_OUTPUTS = (
+    Output("run_kendall_tau", "higher", "stability", "Kendall tau-b",
+           "Kendall tau-b between attributions of two runs with different seeds."),
+    Output("run_jaccard@k", "higher", "stability", "Jaccard index",
+           "Jaccard index of the top-k features of two runs with different seeds.", k_from="jaccard_k"),
+    Output("run_sensitivity", "lower", "stability", "relative change",
+           "Relative attribution change ||e - e'||/||e|| between two runs with different seeds on the same input "
+           "(the explainer's own noise; 0 for deterministic explainers)."),
+)
+INPUT_OUTPUTS = (
+    Output("max_sensitivity", "lower", "stability", "relative change",
+           "captum sensitivity_max: largest relative attribution change over removals of a low-importance feature "
+           "that keep the target's rank (stochastic explainers: attributions averaged over stability_seeds seeds)."),
+    Output("relative_input_stability", "lower", "stability", "ratio",
+           "Relative input stability (Agarwal et al., element-wise): norm of the element-wise relative attribution "
+           "change over that of the input change, max over kept low-importance removals."),
+)
 
 
 def kendall_tau(a, b) -> float:
@@ -267,15 +271,21 @@ def relative_input_stability(e: np.ndarray, perturbed: dict[int, np.ndarray], ep
     return float(np.max(ratios)) if ratios else float("nan")
 
 
-STAGES.register("run-to-run", Stage(
-    name="run-to-run",
-    kind="batch",
-    metric_names=lambda cfg: ("run_kendall_tau", f"run_jaccard@{cfg.jaccard_k}", "run_sensitivity"),
-    run_batch=_run_to_run,
-))
-STAGES.register("input-perturbation", Stage(
-    name="input-perturbation",
-    kind="batch",
-    metric_names=lambda cfg: ("max_sensitivity", "relative_input_stability"),
-    run_batch=_perturbation,
-))
+@register
+class RunToRun(BatchMetric):
+    """Stability across seeds: the same request explained twice with different seeds."""
+
+    name = "run-to-run"
+    outputs = RUN_OUTPUTS
+    options = ("jaccard_k", "rerun", "stability_users", "eps")
+    run_batch = staticmethod(_run_to_run)
+
+
+@register
+class InputPerturbation(BatchMetric):
+    """Stability under small input changes: removals of low-importance features that keep the target's rank."""
+
+    name = "input-perturbation"
+    outputs = INPUT_OUTPUTS
+    options = ("stability_users", "stability_candidates", "stability_k", "stability_seeds", "eps")
+    run_batch = staticmethod(_perturbation)

@@ -1,13 +1,18 @@
-"""How metric modules plug into :func:`xrec_bench.metrics.evaluate_explainer`.
+"""How metrics plug into :func:`xrec_bench.metrics.evaluate_explainer`: three kinds of computation.
 
-Each metric module registers one :class:`Stage` in :data:`STAGES`, of one of three kinds:
+A metric (:class:`xrec_bench.metrics.base.Metric`, which declares its name, outputs and needs)
+subclasses one of:
 
-* ``probe``: asks for feature masks of one explanation (``masks``) and turns the target's scores
-  and ranks under them into values (``values``). The evaluator merges the masks of every probe
-  stage, drops duplicates, and scores them in ONE ``task.score_and_rank`` call per explanation.
-* ``task``: computes values from the explanation and its :class:`FeatureTask` (``run_task``).
-* ``batch``: needs the whole batch, the model or the explainer again (``run_batch``), e.g.
-  stability and sanity, which re-run the explainer.
+* :class:`ProbeMetric`: asks for feature masks of one explanation (``masks``) and turns the
+  target's scores and ranks under them into values (``values``). The evaluator merges the masks of
+  every probe metric, drops duplicates, and scores them in ONE ``task.score_and_rank`` call per
+  explanation.
+* :class:`TaskMetric`: computes values from the explanation and its :class:`FeatureTask` (``run_task``).
+* :class:`BatchMetric`: needs the whole batch, the model or the explainer again (``run_batch``),
+  e.g. stability and sanity, which re-run the explainer.
+
+A :class:`Stage` registered in :data:`STAGES` (the older way: a bag of callables and a ``kind``) is
+still run, wrapped by :func:`as_metric`.
 
 Every value is per request (NaN where it does not apply), so that CIs and paired tests can be
 computed later.
@@ -15,6 +20,7 @@ computed later.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from xrec_bench.metrics.base import Metric
 from xrec_bench.registry import Registry
 
 if TYPE_CHECKING:
@@ -127,6 +134,45 @@ class StageOutput:
     flags: dict[str, Any] = field(default_factory=dict)
 
 
+class ProbeMetric(Metric, ABC):
+    """A metric computed from the target's scores and ranks under feature masks of one explanation."""
+
+    kind = "probe"
+
+    @abstractmethod
+    def masks(self, order: np.ndarray, attributions: np.ndarray, n_features: int,
+              cfg: EvalConfig) -> dict[str, np.ndarray]:
+        """Masks ``[n, F]`` to score, by key (1 = feature kept); ``order`` ranks the features, most important first."""
+
+    @abstractmethod
+    def values(self, probed: dict[str, tuple[np.ndarray, np.ndarray]], ref: Reference, order: np.ndarray,
+               attributions: np.ndarray, n_features: int,
+               cfg: EvalConfig) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Values (by output name) and curves from ``probed[key] = (scores, ranks)`` of each mask key."""
+
+
+class TaskMetric(Metric, ABC):
+    """A metric computed from one explanation and its :class:`FeatureTask` (it may query the model)."""
+
+    kind = "task"
+
+    @abstractmethod
+    def run_task(self, task: FeatureTask, explanation: Explanation, ref: Reference, cfg: EvalConfig,
+                 seed: int) -> dict[str, float]:
+        """Values by output name for this explanation (``seed`` is this metric's, this request's)."""
+
+
+class BatchMetric(Metric, ABC):
+    """A metric that needs the whole batch, the model or the explainer again."""
+
+    kind = "batch"
+    needs = frozenset({"model", "explainer"})
+
+    @abstractmethod
+    def run_batch(self, ctx: Context) -> StageOutput:
+        """Per-user values (aligned with ``ctx.requests``, NaN where not measured), skips and flags."""
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -142,4 +188,39 @@ class Stage:
     curve_names: Callable[[EvalConfig], dict[str, int]] = lambda cfg: {}
 
 
+#: stages registered the older way (a Stage per module); :func:`as_metric` runs them as metrics
 STAGES: Registry[Stage] = Registry("metric stage")
+
+
+class _StageMetric:
+    """A legacy :class:`Stage` seen as a metric instance (the evaluator calls the same methods)."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage, self.name, self.kind = stage, stage.name, stage.kind
+        self.needs = frozenset({"model", "ground_truth"} if stage.needs_ground_truth else {"model"})
+        self.granularities = frozenset({"history", "tokens", "fields"})
+
+    def names(self, cfg: EvalConfig) -> tuple[str, ...]:
+        return tuple(self.stage.metric_names(cfg))
+
+    def curve_names(self, cfg: EvalConfig) -> dict[str, int]:
+        return self.stage.curve_names(cfg)
+
+    def check_options(self, cfg: EvalConfig) -> list[str]:
+        return []
+
+    def masks(self, *args):
+        return self.stage.masks(*args)
+
+    def values(self, *args):
+        return self.stage.values(*args)
+
+    def run_task(self, *args):
+        return self.stage.run_task(*args)
+
+    def run_batch(self, ctx: Context) -> StageOutput:
+        return self.stage.run_batch(ctx)
+
+
+def as_metric(stage: Stage) -> _StageMetric:
+    return _StageMetric(stage)

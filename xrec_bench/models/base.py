@@ -14,13 +14,28 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from xrec_bench.contract import Contract, first_line
+from xrec_bench.params import Param, check_schema, schema_from
 from xrec_bench.registry import Registry
 
 if TYPE_CHECKING:
     from xrec_bench.datasets.schema import Dataset, Split
     from xrec_bench.models.features import FeatureTask
 
-MODELS: Registry[type[Recommender]] = Registry("model")
+
+def _check_model(obj: Any) -> str | None:
+    if isinstance(obj, type) and issubclass(obj, Recommender) and not getattr(obj, "__abstractmethods__", None):
+        return None
+    if isinstance(obj, type) and issubclass(obj, Recommender):
+        return f"it does not implement {', '.join(sorted(obj.__abstractmethods__))}."
+    return (f"expected a subclass of xrec_bench.models.base.Recommender (implementing fit and score). "
+            f"Got {type(obj).__name__} {obj!r} instead.")
+
+
+#: built-ins register lazily in ``xrec_bench.models``; ``package.module:Class`` names and the entry points
+#: of installed packages (group ``xrec_bench.models``) are plugins
+MODELS: Registry[type[Recommender]] = Registry("model", check=_check_model, entry_points="xrec_bench.models",
+                                               name_of=lambda cls: getattr(cls, "name", None))
 
 #: The granularities of explanation: which history items, which words of the item text, and which fields
 #: of the item text (title, each genre, brand, ...: knowledge-level explanations).
@@ -35,8 +50,14 @@ class Recommender(ABC):
     """Base class. ``__init__`` stores parameters only; ``fit`` validates and learns (state ends in ``_``)."""
 
     name: ClassVar[str] = ""
+    #: the code version: bump it when a trained model's numbers change (it keys the model cache)
+    version: ClassVar[str] = "1"
     #: Granularities at which :meth:`feature_task` works (empty: the model cannot be explained).
     explainable_granularities: ClassVar[tuple[str, ...]] = ()
+    #: the same data, parameters and seed give the same model
+    deterministic: ClassVar[bool] = True
+    #: the parameters in full (name -> Param(default, accepts, help)); None: ``defaults`` and ``constraints``
+    parameters: ClassVar[dict[str, Param] | None] = None
 
     #: parameter names with their default values; None: any parameters are stored as given
     defaults: ClassVar[dict[str, Any] | None] = None
@@ -44,13 +65,33 @@ class Recommender(ABC):
     constraints: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, **params: Any) -> None:
-        self.params = (merge_params(self.name, self.defaults, params, self.constraints)
-                       if self.defaults is not None else dict(params))
+        self.params = self.resolve_params(params) if self._declares_params() else dict(params)
+
+    @classmethod
+    def _declares_params(cls) -> bool:
+        return cls.parameters is not None or cls.defaults is not None
+
+    @classmethod
+    def schema(cls) -> dict[str, Param]:
+        """The declared parameters (``parameters``, else built from ``defaults`` and ``constraints``)."""
+        if cls.parameters is not None:
+            return dict(cls.parameters)
+        return schema_from(cls.defaults, cls.constraints)
 
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None) -> dict[str, Any]:
         """The full parameters (defaults filled in) that a model built with ``params`` uses."""
-        return merge_params(cls.name, cls.defaults or {}, params, cls.constraints)
+        schema = cls.schema()
+        return merge_params(cls.name, {k: p.default for k, p in schema.items()}, params,
+                            {k: p.accepts for k, p in schema.items() if p.accepts})
+
+    @classmethod
+    def contract(cls) -> Contract:
+        """The model's declaration (:mod:`xrec_bench.contract`)."""
+        caps = {"granularities": tuple(cls.explainable_granularities), "deterministic": bool(cls.deterministic),
+                "randomizable": cls.randomized is not Recommender.randomized}
+        return Contract("model", cls.name, str(getattr(cls, "version", "")), cls.schema(), caps,
+                        first_line(cls.__doc__), open_params=not cls._declares_params())
 
     @abstractmethod
     def fit(self, dataset: Dataset, split: Split, *, seed: int = 0) -> Recommender:
@@ -108,16 +149,12 @@ class Recommender(ABC):
 
 def merge_params(model: str, defaults: dict, params: dict | None, constraints: dict | None = None) -> dict:
     """``defaults`` updated with ``params``; unknown names are refused with the list of known ones, and
-    values outside their declared ``constraints`` with what was expected (all problems at once)."""
-    from xrec_bench.params import check_params
-
+    values outside their declared ``constraints`` with what was expected (all problems at once: a
+    TypeError when a name is unknown, else a ValueError)."""
     params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise TypeError(f"Unknown parameter(s) {unknown} for model {model!r}; known: {sorted(defaults)}.")
-    problems = check_params(f"model {model!r}", params, constraints or {})
+    problems = check_schema(f"model {model!r}", params, schema_from(defaults, constraints))
     if problems:
-        raise ValueError(" ".join(problems))
+        raise (TypeError if set(params) - set(defaults) else ValueError)(" ".join(problems))
     return {**defaults, **params}
 
 

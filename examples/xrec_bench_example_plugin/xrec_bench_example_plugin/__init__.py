@@ -1,3 +1,3 @@
-"""An example xrec-bench plugin: one explainer, registered through an entry point (see pyproject.toml)."""
+"""An example xrec-bench plugin: one explainer and one metric, registered through entry points (see pyproject.toml)."""
 
 __version__ = "0.1.0"

@@ -76,17 +76,38 @@ def test_datasets_models_and_labels_are_checked():
     assert "labels must be unique; ['fake-two-tower']" in msg
 
 
-def test_component_params_are_checked_against_the_class_signature():
-    class Explainer:
+def test_component_params_are_checked_against_the_contract():
+    from xrec_bench.explainers import Explainer
+    from xrec_bench.params import Int, Param
+
+    class Oracle(Explainer):  # parameters read off the constructor's signature
+        name = "oracle"
+
         def __init__(self, *, n_samples: int = 10, baseline: str = "zero"):
-            pass
+            super().__init__(n_samples=n_samples, baseline=baseline)
+
+        def _attribute(self, task, rng):
+            raise NotImplementedError
+
+    class Declared(Oracle):  # parameters declared with ranges: every problem reported at once
+        parameters = {"n_samples": Param(10, (Int(1),), "samples"), "baseline": Param("zero", ("zero", "mean"))}
 
     base = fake_catalog()
     catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics,
-                      explainer_class=lambda name: Explainer)
+                      explainer_class=lambda name: Oracle)
     raw = _raw(explainers=[{"name": "oracle", "params": {"n_sample": 5}}])
-    with pytest.raises(SuiteError, match=r"'oracle' has no parameter 'n_sample'. Did you mean: n_samples\?"):
+    with pytest.raises(SuiteError, match=r"'oracle' refuses its params: Unknown parameter 'n_sample' for explainer "
+                                         r"'oracle'. Did you mean: n_samples\?"):
         parse_suite(raw, catalog=catalog)
+    declared = Catalog(base.datasets, base.models, base.explainers, base.metrics,
+                       explainer_class=lambda name: Declared)
+    with pytest.raises(SuiteError) as err:
+        parse_suite(_raw(explainers=[{"name": "oracle", "params": {"n_samples": 0, "baseline": "x", "k": 1}}]),
+                    catalog=declared)
+    msg = str(err.value)
+    assert "(3 problems)" in msg and "Unknown parameter 'k'" in msg
+    assert "The 'n_samples' parameter of explainer 'oracle' must be an int in the range [1, inf). Got 0 instead." in msg
+    assert "The 'baseline' parameter of explainer 'oracle' must be 'zero' or 'mean'. Got 'x' instead." in msg
     ok = parse_suite(_raw(explainers=[{"name": "oracle", "label": "oracle-5", "params": {"n_samples": 5}}]),
                      catalog=catalog)
     assert ok.explainers[0].label == "oracle-5" and ok.explainers[0].params == {"n_samples": 5}
@@ -218,3 +239,16 @@ def test_a_dataset_can_set_its_own_targets():
     raw["datasets"][1]["targets"] = "top1"
     with pytest.raises(SuiteError, match=r"datasets\[1\]: 'targets' must be one of"):
         parse_suite(raw, catalog=fake_catalog())
+
+
+def test_a_broken_component_is_reported_not_swallowed():
+    """A catalog function that fails with anything but an unknown name (a bug in a component's own
+    checks) surfaces, instead of the suite passing with the checks silently skipped."""
+
+    def broken(name):
+        raise RuntimeError("boom in the model's parameter check")
+
+    base = fake_catalog()
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=broken)
+    with pytest.raises(RuntimeError, match="boom in the model's parameter check"):
+        parse_suite(_raw(), catalog=catalog)

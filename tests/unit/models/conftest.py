@@ -117,3 +117,28 @@ def tiny_bert(tmp_path_factory) -> str:
 def model_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XREC_BENCH_DATA", str(tmp_path))
     return tmp_path
+
+
+#: small values for parameters that set training cost, by parameter name (whichever a model declares;
+#: the models covered come from the registry, not from this table)
+SMALL = {"max_epochs": 2, "train_layers": 1, "batch_size": 16, "device": "cpu", "eval_every": 1, "dim": 8}
+
+
+def quick_params(name: str, tiny_bert: str) -> dict:
+    """Parameters that make model ``name`` train in seconds on the tiny dataset: the small values above
+    for the parameters it declares (kept only where its contract accepts them), and the tiny BERT as
+    its encoder if it takes one."""
+    from xrec_bench.models import MODELS
+
+    contract = MODELS.get(name).contract()
+    params = {k: v for k, v in SMALL.items() if k in contract.params and not contract.check({k: v})}
+    if "encoder" in contract.params:
+        params["encoder"] = tiny_bert
+    return params
+
+
+def text_models() -> list[str]:
+    """Registered models explainable at the token level (they read item text)."""
+    from xrec_bench.models import MODELS
+
+    return [n for n in MODELS.names() if "tokens" in MODELS.get(n).contract().capabilities["granularities"]]

@@ -9,16 +9,22 @@ import numpy as np
 import pytest
 import torch
 
+from tests.unit.models.conftest import quick_params, text_models
 from xrec_bench.models import get_model
 
-TEXT_MODELS = ("bert-two-tower", "zero-shot-text")
+TEXT_MODELS = text_models()  # from the registry: every model explainable at the token level
 
 
 @pytest.fixture(scope="module")
 def models(tiny, tiny_bert):
     ds, split = tiny
-    fast = {"bert-two-tower": {"max_epochs": 1, "train_layers": 1, "batch_size": 16, "device": "cpu"}}
-    return {n: get_model(n, encoder=tiny_bert, **fast.get(n, {})).fit(ds, split, seed=0) for n in TEXT_MODELS}
+    fitted = {}
+    for name in TEXT_MODELS:
+        params = quick_params(name, tiny_bert)
+        if "max_epochs" in params:
+            params["max_epochs"] = 1
+        fitted[name] = get_model(name, **params).fit(ds, split, seed=0)
+    return fitted
 
 
 @pytest.fixture()
