@@ -146,6 +146,7 @@ def declared_params(registry, name: str) -> set[str] | None:
 def expand_metrics(names: list[str], metric_options: dict[str, Any]) -> list[str]:
     """Metric names, a stage name (``faithfulness``) standing for every metric it computes."""
     from xrec_bench.metrics import EvalConfig
+    from xrec_bench.metrics.base import METRICS
     from xrec_bench.metrics.stages import STAGES
 
     try:
@@ -154,7 +155,12 @@ def expand_metrics(names: list[str], metric_options: dict[str, Any]) -> list[str
         raise CliError(f"--metric-option: {exc}") from None
     out: list[str] = []
     for name in (n.strip() for n in names if n.strip()):
-        out += list(STAGES.get(name).metric_names(cfg)) if name in STAGES else [name]
+        if METRICS.is_registered(name):
+            out += list(METRICS.get(name).names(cfg))
+        elif STAGES.is_registered(name):
+            out += list(STAGES.get(name).metric_names(cfg))
+        else:
+            out.append(name)
     return list(dict.fromkeys(out))
 
 
