@@ -17,9 +17,19 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--suite", required=True, help="a shipped suite name (quick, standard) or a path to a .toml file")
     p.add_argument("--out", default=None, help="results folder (default: runs/<suite>)")
-    p.add_argument("--executor", default="in-process", choices=["in-process", "process"],
-                   help="run cells in this process (default) or in a process pool")
-    p.add_argument("--workers", type=int, default=2, help="process-pool size (with --executor process)")
+    p.add_argument("--executor", default="in-process", choices=["in-process", "process", "ray"],
+                   help="run cells in this process (default), in a process pool, or on a Ray cluster "
+                   "(pip install 'xrec-bench[ray]'; see docs/ray.md)")
+    p.add_argument("--workers", type=int, default=2, help="process-pool size, or Ray actors (with --executor ray)")
+    p.add_argument("--address", default=None, metavar="RAY_ADDRESS",
+                   help="with --executor ray: the cluster to join (default: $RAY_ADDRESS; neither: start a local one)")
+    p.add_argument("--gpus-per-worker", type=float, default=None, metavar="N",
+                   help="with --executor ray: GPUs each worker reserves (1 for a GPU suite; default 0)")
+    p.add_argument("--cpus-per-worker", type=float, default=None, metavar="N",
+                   help="with --executor ray: CPUs each worker reserves (default 1)")
+    p.add_argument("--shard-users", type=int, default=None, metavar="N",
+                   help="split every explainer cell into shards of N users that run as separate jobs and merge "
+                   "into the same values (no effect on results or cache keys; finished shards are kept)")
     p.add_argument("--users", type=int, default=None, metavar="N",
                    help="sample at most N users per granularity (smoke runs; recorded, and such runs do not merge "
                    "with full ones)")
@@ -42,8 +52,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         suite = load_suite(args.suite)
         suite = suite.with_users(args.users)
-        executor = get_executor(args.executor, workers=args.workers)
-    except (SuiteError, ValueError) as exc:
+        options = {k: v for k, v in (("address", args.address), ("gpus_per_worker", args.gpus_per_worker),
+                                     ("cpus_per_worker", args.cpus_per_worker)) if v is not None}
+        executor = get_executor(args.executor, workers=args.workers, **options)
+        if args.shard_users is not None and args.shard_users < 1:
+            raise ValueError(f"--shard-users must be >= 1. Got {args.shard_users} instead.")
+    except (SuiteError, ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
     if args.check:
         print(f"suite {suite.name} v{suite.version} ({suite.content_hash[:12]}) is valid: "
@@ -58,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = run_suite(suite, out, stages=RealStages(progress=not args.no_progress, mirror=args.mirror),
                            executor=executor, retry_failed=args.retry_failed, progress=not args.no_progress,
-                           users_override=args.users)
+                           users_override=args.users, shard_users=args.shard_users)
     except (DatasetError, UnsafeArchiveError) as exc:  # a download or a dataset failed before any cell ran
         raise CliError(f"{exc}\nNothing was run. Fix the dataset problem above (or pass --mirror) and run again: "
                        "finished cells are kept.") from None
