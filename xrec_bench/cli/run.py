@@ -37,7 +37,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mirror", metavar="URL_OR_DIR", default=None,
                    help="download datasets from this mirror (a base URL or a local folder) instead of the official "
                    "URLs; default: $XREC_BENCH_MIRROR")
-    p.add_argument("--check", action="store_true", help="validate the suite and print its grid; run nothing")
+    p.add_argument("--check", action="store_true",
+                   help="validate the suite, print its grid and its estimated CPU/GPU hours (from measured runs); "
+                   "run nothing")
+    p.add_argument("--measurements", nargs="+", default=None, metavar="RECORD",
+                   help="with --check: run records to estimate from (default: the records in --out, e.g. a pilot "
+                   "run with --users 5, then the shipped results)")
+    p.add_argument("--gpu-speedup", type=float, default=None, metavar="X",
+                   help="with --check: assumed GPU speed-up over the measuring CPU where no GPU run was measured "
+                   "(default 25)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=main)
 
@@ -64,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
               f"{len(suite.datasets)} dataset(s) x {len(suite.models)} model(s) x {len(suite.explainers)} explainer(s) "
               f"x {len(suite.granularities)} granularit{'ies' if len(suite.granularities) > 1 else 'y'} x "
               f"{len(suite.seeds)} seed(s); users {suite.users}")
+        print(_estimate(suite, args))
         return 0
     from xrec_bench.datasets.errors import DatasetError
     from xrec_bench.io import UnsafeArchiveError
@@ -82,3 +91,21 @@ def main(args: argparse.Namespace) -> int:
         print(f"{result.record['counts']['failed']} cell(s) failed (see above); exit status 1", file=sys.stderr)
         return 1
     return 0
+
+
+def _estimate(suite, args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from xrec_bench.harness.cost import GPU_SPEEDUP, default_records, estimate, format_estimate, measurements
+
+    paths = [Path(p) for p in args.measurements] if args.measurements else default_records(args.out or f"runs/{suite.name}")
+    measured, used = measurements(paths)
+    if not measured:
+        return ("no cost estimate: no measured run records found (run a pilot with --users 5 into --out, or pass "
+                "--measurements records/*.json)")
+    speedup = args.gpu_speedup if args.gpu_speedup is not None else GPU_SPEEDUP
+    if speedup <= 0:
+        raise CliError(f"--gpu-speedup must be > 0. Got {speedup} instead.")
+    est = estimate(suite, measured, gpu_speedup=speedup)
+    est.sources = used
+    return format_estimate(est)

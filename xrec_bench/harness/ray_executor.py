@@ -85,18 +85,22 @@ class RayExecutor(Executor):
         ray = self._connect()
         from ray.util import ActorPool
 
-        actor = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(_Worker)
-        stages = ray.put(context.stages)
-        actors = [actor.remote(stages) for _ in range(min(self.workers, len(jobs)))]
+        actors = self._actors(ray, context)
         # workers may run in another folder (or on another node): hand them absolute paths, and give
         # the runner back its own
         remote = [(i, _absolute(job)) for i, job in enumerate(jobs)]
-        try:
-            for i, outcome in ActorPool(actors).map_unordered(lambda a, item: a.run.remote(*item), remote):
-                yield outcome if jobs[i].kind == "shard" else dataclasses.replace(outcome, path=jobs[i].path)
-        finally:
-            for a in actors:
-                ray.kill(a)
+        for i, outcome in ActorPool(actors).map_unordered(lambda a, item: a.run.remote(*item), remote):
+            yield outcome if jobs[i].kind == "shard" else dataclasses.replace(outcome, path=jobs[i].path)
+
+    def _actors(self, ray, context: WorkerContext) -> list:
+        """The workers, started once per stages and kept across calls (shards, then merges), so each
+        keeps what it has loaded. Ray ends them with this executor (or with the driver)."""
+        if getattr(self, "_pool_for", None) is not context.stages:
+            actor = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(_Worker)
+            stages = ray.put(context.stages)
+            self._pool = [actor.remote(stages) for _ in range(self.workers)]
+            self._pool_for = context.stages
+        return self._pool
 
 
 def _absolute(job: CellJob) -> CellJob:
