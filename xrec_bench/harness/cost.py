@@ -364,7 +364,8 @@ def format_estimate(est: Estimate, *, per_cell: bool = True) -> str:
         lines.append(f"  {ds}: {c / 3600:.2f} CPU h" + (f", {g / 3600:.2f} GPU h" if g else ""))
     if est.unmeasured:
         lines.append(f"  not estimated ({len(est.unmeasured)} cell groups without a measurement): "
-                     + ", ".join(sorted({f'{r.explainer}/{r.granularity}' for r in est.unmeasured})))
+                     + ", ".join(sorted({f'training {r.model}' if r.explainer == '-' else f'{r.explainer}/{r.granularity}'
+                                         for r in est.unmeasured})))
     if per_cell:
         lines.append("per cell (time per seed x seeds = total; basis: the measurement used and how it was scaled):")
         width = max((len(f"{r.dataset}/{r.model}/{r.explainer}/{r.granularity}") for r in est.rows), default=10)
