@@ -152,6 +152,9 @@ def _execute_shard(job: CellJob, context: WorkerContext) -> CellOutcome:
     start = time.perf_counter()
     if is_done(job):
         return CellOutcome(job.key, job.kind, "ok", "", True, time.perf_counter() - start, job.path)
+    supported, why = context.stages.supports(job.explainer, job.granularity)
+    if not supported:  # the cell records the skip; there is nothing to explain
+        return CellOutcome(job.key, job.kind, "skipped", why, False, time.perf_counter() - start, job.path)
     part, cached = _shard_part(job, *job.shard, context)
     return CellOutcome(job.key, job.kind, part["status"], part.get("reason", ""), cached,
                        time.perf_counter() - start if cached else part["elapsed_s"], str(job.shard_path(*job.shard)))
@@ -237,7 +240,7 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         log.debug("%s", traceback.format_exc())
         tail = traceback.format_exc(limit=-3).strip().splitlines()
         record.update(status="failed", reason=f"{type(exc).__name__}: {exc}", traceback=tail[-12:],
-                      retryable=is_cache_fault(exc))
+                      retryable=is_cache_fault(exc) or bool(getattr(exc, "retryable", False)))
     return _finish(record, start)
 
 
@@ -247,14 +250,20 @@ def _merge(job: CellJob, context: WorkerContext, data, trained, requests) -> Cel
     for first, stop in job.shards:
         part, _ = _shard_part(job, first, stop, context)
         if part["status"] != "ok":
-            raise ShardError(f"users {first}-{stop} of this cell failed: {part['reason']}")
+            raise ShardError(f"users {first}-{stop} of this cell failed: {part['reason']}",
+                             retryable=bool(part.get("retryable")))
         parts.append(part["part"])
     return context.stages.merge_shards(data, trained, job.explainer, requests, parts, granularity=job.granularity,
                                        seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
 
 
 class ShardError(RuntimeError):
-    """A user shard of the cell failed (its reason follows); --retry-failed computes it again."""
+    """A user shard of the cell failed (its reason follows); --retry-failed computes it again, and the
+    next run does by itself when the shard met a damaged file (``retryable``)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 #: exceptions that say a file (a cache entry, a download) was damaged or unreadable, not that the
