@@ -104,13 +104,14 @@ def default_records(out: str | Path | None) -> list[Path]:
     paths: list[Path] = []
     if out is not None:
         paths += sorted(Path(out).glob("records/*.json"))
-    repo = Path(__file__).resolve().parents[2] / "results"
-    for suite in sorted(p for p in repo.glob("*") if p.is_dir()):
+    # the checkout's published results (an installed package has none: then those under the working folder)
+    roots = {Path(__file__).resolve().parents[2] / "results", Path.cwd().resolve() / "results"}
+    for suite in sorted(p for root in roots for p in root.glob("*") if p.is_dir()):
         versions = [v for v in suite.glob("v*") if v.name[1:].isdigit() and list(v.glob("records/*.json"))]
         if versions:  # the latest version of each shipped suite: the code that runs today
             latest = max(versions, key=lambda v: int(v.name[1:]))
             paths += sorted(Path(p) for p in glob.glob(str(latest / "records" / "*.json")))
-    return paths
+    return list(dict.fromkeys(paths))
 
 
 def measurements(paths: list[Path]) -> tuple[list[Measured], list[str]]:

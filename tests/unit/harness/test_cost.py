@@ -104,3 +104,17 @@ def test_the_probe_is_capped_and_other_training_parameters_are_not_guessed(recor
     assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(6.0 + 0.05)
     assert math.isnan(rows[("bert-two-tower", "-", "-")].seconds)
     assert "training parameters differ (max_steps)" in rows[("bert-two-tower", "-", "-")].basis
+
+
+def test_run_check_prints_an_estimate_of_the_standard_suite(capsys):
+    from pathlib import Path
+
+    from xrec_bench.cli import main
+
+    records = sorted(str(p) for p in (Path(__file__).resolve().parents[3] / "results").glob("quick/v*/records/*.json"))
+    if not records:
+        pytest.skip("no published quick run records in this checkout")
+    assert main(["run", "--suite", "standard", "--check", "--measurements", *records]) == 0
+    out = capsys.readouterr().out
+    assert "suite standard v1" in out and "estimated cost of standard v1:" in out and "GPU hours" in out
+    assert "movielens-1m/bert-two-tower/lime/tokens" in out and "measurements used: quick-v" in out
