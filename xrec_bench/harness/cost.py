@@ -3,7 +3,8 @@
 Every cell of a run record says how long it took (``elapsed_s``), how much of that was explaining
 (``info.cost.total_wall_s``) and how much the latency probe (``timing``). For each cell of the suite to
 size, :func:`estimate` picks the closest measured cell (same explainer and granularity; preferring
-the same dataset, then the same model and parameters, then the same device) and scales it:
+the same dataset, then the same model and parameters, then the same device; equally close ones are
+averaged, weighted by the users they measured) and scales it:
 
 * users: linearly in the number of users (budgeted metrics such as ``sanity_users`` grow slower,
   so this errs high);
@@ -307,10 +308,12 @@ def _scaled_explainer(cands, dataset, model, explainer, granularity, users, gpu,
         probe = min(m.probe_s * size * device, float(timing.get("max_probe_s", 0.0))) if timing.get("blocks") else 0.0
         values.append(per_user * users * size * device + probe)
         factors.append((users / m.n_users, samples, size, device))
-    u, s, z, d = (sum(f[i] for f in factors) / len(factors) for i in range(4))
+    # tied measurements (other datasets, other runs) count by how many users they measured
+    weights = [m.n_users for m in best]
+    u, s, z, d = (sum(w * f[i] for w, f in zip(weights, factors, strict=True)) / sum(weights) for i in range(4))
     scale = f"x{u:.3g} users" + (f", x{s:.3g} samples" if s != 1 else "") + (f", x{z:.3g} encoder" if z != 1 else "")
     scale += f", /{1 / d:.3g} GPU" if d < 1 else ""
-    return sum(values) / len(values), f"{_basis(best, dataset, notes)}; {scale}"
+    return sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights), f"{_basis(best, dataset, notes)}; {scale}"
 
 
 def _samples_factor(m: Measured, explainer: ComponentSpec, notes: set[str]) -> float:
@@ -335,9 +338,10 @@ def _basis(best: list[Measured], dataset: str, notes: set[str]) -> str:
         notes.add(f"{dataset}: cells without a measurement on it take the mean of the measured datasets (text and "
                   "history lengths differ; a pilot run with --users 5 measures it)")
     m = best[0]
+    runs = "+".join(sorted({x.run.split("-20")[0] for x in best}))
     where = dataset if dataset in datasets else "mean of " + "+".join(datasets)
-    users = f", {m.n_users} users" if m.kind == "explainer" else ""
-    return f"{m.run.split('-20')[0]} {where}/{m.model.label}{users}"
+    users = f", {sum(x.n_users for x in best)} users" if m.kind == "explainer" else ""
+    return f"{runs} {where}/{m.model.label}{users}"
 
 
 def _params(spec: ComponentSpec) -> str:
