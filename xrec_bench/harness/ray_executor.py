@@ -69,7 +69,8 @@ class RayExecutor(Executor):
     def _connect(self):
         ray = _ray()
         if not ray.is_initialized():
-            env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+            # settings only: access tokens (HF_TOKEN) stay with the driver
+            env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV) and not k.endswith("_TOKEN")}
             kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": True}
             if self.address:
                 kwargs["address"] = self.address
