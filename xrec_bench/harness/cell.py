@@ -2,7 +2,10 @@
 
 A cell is either an *accuracy* cell (dataset x model x seed: the model's ranking accuracy) or an
 *explainer* cell (dataset x model x explainer x granularity x seed: explanations and their metric
-values). An exception or an all-NaN result makes the cell ``failed`` with the reason recorded;
+values). An explainer cell may be split into user shards (``CellJob.shards``): each shard job
+(kind ``shard``) explains a slice of the cell's requests and stores its per-user part under
+``cells/.../shards/``; the cell itself then merges the shards (computing any that are missing) with
+:meth:`Stages.merge_shards`, into the values an unsharded cell gives. An exception or an all-NaN result makes the cell ``failed`` with the reason recorded;
 ``KeyboardInterrupt``/``SystemExit`` are not failures: they stop the run and the cell stays absent,
 to be computed by the next run.
 """
@@ -17,7 +20,7 @@ import socket
 import time
 import traceback
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +57,26 @@ class CellJob:
     targets: str = DEFAULT_TARGET
     retry_failed: bool = False
     timing: dict[str, Any] = field(default_factory=dict)
+    #: an explainer cell merged from user shards: the [start, stop) ranges of its requests
+    shards: tuple[tuple[int, int], ...] = ()
+    #: a shard job (kind "shard"): the [start, stop) range of the cell's requests it explains
+    shard: tuple[int, int] | None = None
 
     @property
     def model_key(self) -> str:
         return cache_key([self.dataset.as_dict(), self.model.as_dict(), self.train_seed])
+
+    def shard_job(self, start: int, stop: int) -> CellJob:
+        """The job that computes users ``[start, stop)`` of this (explainer) cell."""
+        return replace(self, kind="shard", shard=(start, stop), shards=())
+
+    def shard_digest(self, start: int, stop: int) -> str:
+        """A shard's cache key: its cell's key and its range (the shard size is not part of the cell's key)."""
+        return cache_key({"cell": self.digest, "users": [start, stop]})
+
+    def shard_path(self, start: int, stop: int) -> Path:
+        cell = Path(self.path)
+        return cell.parent / "shards" / f"{cell.stem}__users{start}-{stop}.json"
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,8 @@ class WorkerContext:
 
 def execute_cell(job: CellJob, context: WorkerContext) -> CellOutcome:
     """Run one cell unless a finished copy is cached; store it atomically under a per-cell lock."""
+    if job.kind == "shard":
+        return _execute_shard(job, context)
     cache = CellCache(job.cache_root)
     start = time.perf_counter()
     with cache.lock(job.digest):
@@ -121,6 +142,58 @@ def execute_cell(job: CellJob, context: WorkerContext) -> CellOutcome:
 
 def _path(job: CellJob) -> Path:
     return Path(job.path)
+
+
+def is_done(job: CellJob) -> bool:
+    """Whether ``job``'s cell is cached and would be reused (not a failure to compute again)."""
+    existing = CellCache(job.cache_root).load(_path(job))
+    return existing is not None and existing.get("cache_key") == job.digest and not (
+        existing.get("status") == "failed" and (job.retry_failed or existing.get("retryable")))
+
+
+def _execute_shard(job: CellJob, context: WorkerContext) -> CellOutcome:
+    """Compute one user shard of an explainer cell (nothing when the merged cell is already cached)."""
+    assert job.shard is not None  # internal invariant: set by CellJob.shard_job
+    start = time.perf_counter()
+    if is_done(job):
+        return CellOutcome(job.key, job.kind, "ok", "", True, time.perf_counter() - start, job.path)
+    supported, why = context.stages.supports(job.explainer, job.granularity)
+    if not supported:  # the cell records the skip; there is nothing to explain
+        return CellOutcome(job.key, job.kind, "skipped", why, False, time.perf_counter() - start, job.path)
+    part, cached = _shard_part(job, *job.shard, context)
+    return CellOutcome(job.key, job.kind, part["status"], part.get("reason", ""), cached,
+                       time.perf_counter() - start if cached else part["elapsed_s"], str(job.shard_path(*job.shard)))
+
+
+def _shard_part(job: CellJob, first: int, stop: int, context: WorkerContext) -> tuple[dict[str, Any], bool]:
+    """The stored part of users ``[first, stop)`` of ``job``'s cell, computed and stored if absent."""
+    cache = CellCache(job.cache_root)
+    digest, path = job.shard_digest(first, stop), job.shard_path(first, stop)
+    with cache.lock(digest):
+        existing = cache.load(path)
+        if existing is not None and existing.get("cache_key") == digest and not (
+            existing.get("status") == "failed" and (job.retry_failed or existing.get("retryable"))):
+            return existing, True
+        start = time.perf_counter()
+        part: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": "shard", "key": job.key,
+                                "cache_key": digest, "cell_cache_key": job.digest, "users_range": [first, stop],
+                                "status": "ok", "reason": "", "metrics": {}}
+        try:
+            with deterministic_torch():
+                stages = context.stages
+                data = context.data(job.dataset)
+                trained = context.model(job)
+                requests = stages.requests(data, trained, job.granularity, n_users=job.n_users, seed=job.users_seed,
+                                           targets=job.targets)
+                part["part"] = stages.explain_shard(
+                    data, trained, job.explainer, requests[first:stop], granularity=job.granularity,
+                    seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
+        except Exception as exc:  # noqa: BLE001 - recorded; the cell that merges this shard fails with it
+            log.warning("shard %s users %d-%d failed: %s: %s", _label(job.key), first, stop, type(exc).__name__, exc)
+            part.update(status="failed", reason=f"{type(exc).__name__}: {exc}", retryable=is_cache_fault(exc))
+        _finish(part, start)  # type: ignore[arg-type]
+        cache.store(path, part)
+    return part, False
 
 
 def _outcome(job: CellJob, record: dict[str, Any], *, cached: bool, elapsed: float) -> CellOutcome:
@@ -157,8 +230,12 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         else:
             requests = stages.requests(data, trained, job.granularity, n_users=job.n_users, seed=job.users_seed,
                                        targets=job.targets)
-            out = stages.explain(data, trained, job.explainer, requests, granularity=job.granularity,
-                                 seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
+            if job.shards:
+                out = _merge(job, context, data, trained, requests)
+                record["shards"] = [list(s) for s in job.shards]
+            else:
+                out = stages.explain(data, trained, job.explainer, requests, granularity=job.granularity,
+                                     seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
         _fill(record, out, stages)
         status, reason, warnings = judge(out, strict=job.kind == "accuracy")
         record.update(status=status, reason=reason, warnings=warnings)
@@ -171,8 +248,30 @@ def compute_cell(job: CellJob, context: WorkerContext) -> CellRecord:
         log.debug("%s", traceback.format_exc())
         tail = traceback.format_exc(limit=-3).strip().splitlines()
         record.update(status="failed", reason=f"{type(exc).__name__}: {exc}", traceback=tail[-12:],
-                      retryable=is_cache_fault(exc))
+                      retryable=is_cache_fault(exc) or bool(getattr(exc, "retryable", False)))
     return _finish(record, start)
+
+
+def _merge(job: CellJob, context: WorkerContext, data, trained, requests) -> CellOutput:
+    """The cell's output from its user shards (each computed here if no worker has stored it yet)."""
+    parts = []
+    for first, stop in job.shards:
+        part, _ = _shard_part(job, first, stop, context)
+        if part["status"] != "ok":
+            raise ShardError(f"users {first}-{stop} of this cell failed: {part['reason']}",
+                             retryable=bool(part.get("retryable")))
+        parts.append(part["part"])
+    return context.stages.merge_shards(data, trained, job.explainer, requests, parts, granularity=job.granularity,
+                                       seed=job.cell_seed, metrics=job.metrics, metric_options=job.metric_options)
+
+
+class ShardError(RuntimeError):
+    """A user shard of the cell failed (its reason follows); --retry-failed computes it again, and the
+    next run does by itself when the shard met a damaged file (``retryable``)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 #: exceptions that say a file (a cache entry, a download) was damaged or unreadable, not that the

@@ -1,4 +1,4 @@
-"""Where cells run: in this process (default) or in a pool of worker processes.
+"""Where cells run: in this process (default), in a pool of worker processes, or on a Ray cluster.
 
 The runner hands an executor a list of independent cell jobs and reads outcomes as they finish;
 it never asks which executor it has. A distributed engine plugs in as another :class:`Executor`
@@ -26,10 +26,16 @@ EXECUTORS: Registry[type[Executor]] = Registry("executor")
 
 class Executor(ABC):
     name = ""
+    #: whether jobs run with the caller's :class:`WorkerContext` (its loaded datasets and models), so
+    #: the runner may hand them over dataset by dataset; otherwise workers load from the shared caches
+    shares_context = False
 
-    def __init__(self, *, workers: int = 1) -> None:
+    def __init__(self, *, workers: int = 1, **options: Any) -> None:
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an int >= 1. Got {workers!r} instead.")
+        if options:
+            raise ValueError(f"The {self.name} executor takes no option {sorted(options)[0]!r}; "
+                             "--address and --gpus-per-worker apply to --executor ray only.")
         self.workers = workers
 
     @abstractmethod
@@ -45,6 +51,7 @@ class InProcessExecutor(Executor):
     """One cell after another in this process, sharing the context's loaded datasets and models."""
 
     name = "in-process"
+    shares_context = True
 
     def run(self, jobs, context):
         for job in jobs:
@@ -104,5 +111,10 @@ class ProcessPoolExecutor(Executor):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def get_executor(name: str, *, workers: int = 1) -> Executor:
-    return EXECUTORS.get(name)(workers=workers)
+# imported on first use: ray is an optional extra (``pip install xrec-bench[ray]``)
+EXECUTORS.register("ray", "xrec_bench.harness.ray_executor:RayExecutor")
+
+
+def get_executor(name: str, *, workers: int = 1, **options: Any) -> Executor:
+    """The executor registered as ``name``; ``options`` are that executor's own (e.g. ray's ``address``)."""
+    return EXECUTORS.get(name)(workers=workers, **options)

@@ -70,6 +70,7 @@ class CellRecord(TypedDict, total=False):
     elapsed_s: float
     finished: str
     host_pid: str
+    shards: list[list[int]]  # a cell merged from user shards: their [start, stop) ranges (absent otherwise)
 
 
 class RunRecord(TypedDict):

@@ -6,6 +6,10 @@ suite seed and the cell's key (``derive_seed``), so adding a cell changes no oth
 cache key hashes everything its numbers depend on (cell key, the suite entries it uses, the
 dataset's fingerprint, the model's training inputs, the code and suite versions), so a re-run
 computes only what changed.
+
+``shard_users`` splits every explainer cell with more users into user shards of that size, run as
+separate jobs (on different workers) and merged into the values of the unsharded cell; it is a run
+option, in no cache key and not in the suite's content hash.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from tqdm.auto import tqdm
 
 from xrec_bench import __version__
 from xrec_bench.harness.cache import CellCache, cache_key
-from xrec_bench.harness.cell import CellJob, CellOutcome, WorkerContext
+from xrec_bench.harness.cell import CellJob, CellOutcome, WorkerContext, is_done
 from xrec_bench.harness.executor import Executor, InProcessExecutor
 from xrec_bench.harness.record import CELL_FORMAT, SCHEMA_VERSION, RunRecord, git_state, now_iso
 from xrec_bench.harness.stages import LoadedData, Stages
@@ -58,12 +62,18 @@ def config_hash(suite: Suite) -> str:
 
 def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: bool = False,
          code_fingerprint: Callable[[ComponentSpec | None], dict[str, str]] = lambda explainer: {},
-         metric_fingerprint: Callable[[tuple[str, ...] | None], dict[str, str]] = lambda metrics: {}) -> list[CellJob]:
+         metric_fingerprint: Callable[[tuple[str, ...] | None], dict[str, str]] = lambda metrics: {},
+         shard_users: int | None = None) -> list[CellJob]:
     """Every cell of the suite, in run order (accuracy cells first), with its cache key and path.
 
     ``code_fingerprint(explainer)`` names the code behind a cell (:meth:`Stages.code_fingerprint`); it is
     part of the cache key, so a cell computed by other code is not reused; ``metric_fingerprint(metrics)``
-    adds the plugin metrics' code to the explainer cells' keys."""
+    adds the plugin metrics' code to the explainer cells' keys. With ``shard_users``, an explainer cell of
+    more users lists its user ranges in ``shards`` (:func:`shard_jobs` makes their jobs); the cache key
+    does not change."""
+    if shard_users is not None and (not isinstance(shard_users, int) or isinstance(shard_users, bool)
+                                    or shard_users < 1):
+        raise ValueError(f"shard_users must be None or an int >= 1. Got {shard_users!r} instead.")
     cache = CellCache(out)
     metric_code = metric_fingerprint(suite.metrics)
     code = {"format": CELL_FORMAT, "package": __version__, "suite": [suite.name, suite.version]}
@@ -99,13 +109,21 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                                    "targets": suite.targets_for(ds), "source": {**code_fingerprint(explainer), **metric_code},
                                    "timing": suite.timing}
                         digest = cache_key(payload)
+                        n_users = suite.users[granularity]
+                        shards = (tuple((a, min(a + shard_users, n_users)) for a in range(0, n_users, shard_users))
+                                  if shard_users and n_users > shard_users else ())
                         explain_jobs.append(CellJob(
                             "explainer", key, digest, str(cache.path(key, digest)), str(out), ds, model, train_seed,
                             explainer=explainer, granularity=granularity, cell_seed=cell_seed, users_seed=users_seed,
                             n_users=suite.users[granularity], metrics=suite.metrics,
                             metric_options=suite.metric_options_for(granularity), targets=suite.targets_for(ds),
-                            retry_failed=retry_failed, timing=suite.timing))
+                            retry_failed=retry_failed, timing=suite.timing, shards=shards))
     return jobs + explain_jobs
+
+
+def shard_jobs(jobs: Iterable[CellJob]) -> list[CellJob]:
+    """The shard jobs of the sharded cells among ``jobs`` that are not finished yet."""
+    return [job.shard_job(a, b) for job in jobs if job.shards and not is_done(job) for a, b in job.shards]
 
 
 def run_suite(
@@ -117,8 +135,12 @@ def run_suite(
     retry_failed: bool = False,
     progress: bool = True,
     users_override: int | None = None,
+    shard_users: int | None = None,
 ) -> RunResult:
-    """Run ``suite`` into the results folder ``out`` and write its run record there."""
+    """Run ``suite`` into the results folder ``out`` and write its run record there.
+
+    ``shard_users``: split explainer cells into shards of that many users (see :func:`plan`); ignored
+    (with a log line) by stages that cannot merge shards."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     executor = executor or InProcessExecutor()
@@ -129,23 +151,34 @@ def run_suite(
 
     log.info("suite %s v%s: loading %d dataset(s)", suite.name, suite.version, len(suite.datasets))
     data = {ds.label: context.data(ds) for ds in suite.datasets}
+    if shard_users is not None and not stages.shards_users:
+        log.info("%s cannot split cells into user shards; running cells whole", type(stages).__name__)
+        shard_users = None
     jobs = plan(suite, data, out, retry_failed=retry_failed, code_fingerprint=stages.code_fingerprint,
-                metric_fingerprint=stages.metric_fingerprint)
+                metric_fingerprint=stages.metric_fingerprint, shard_users=shard_users)
     accuracy_jobs = [j for j in jobs if j.kind == "accuracy"]
     explain_jobs = [j for j in jobs if j.kind == "explainer"]
 
     outcomes: list[CellOutcome] = []
-    if isinstance(executor, InProcessExecutor):
+    if executor.shares_context:
         # dataset by dataset, so that a dataset's explained model is still loaded for its cells
+        # (shards first: a sharded cell merges them)
         for ds in suite.datasets:
             mine = [j for j in jobs if j.dataset == ds]
+            _drain(executor.run(shard_jobs(mine), context), 0, ds.label, False)
             outcomes += _drain(executor.run(mine, context), len(mine), ds.label, progress)
     else:
         # accuracy cells train the models, here, one after another (each model is trained once);
-        # then the pool's workers only load them from the model cache
+        # then the workers only load them from the model cache
         outcomes += _drain(InProcessExecutor().run(accuracy_jobs, context), len(accuracy_jobs), "accuracy", progress)
         _warm_models(explain_jobs, context)
-        outcomes += _drain(executor.run(explain_jobs, context), len(explain_jobs), "explainers", progress)
+        shards = shard_jobs(explain_jobs)
+        whole = [j for j in explain_jobs if not j.shards]
+        # shards and whole cells together; then the sharded cells merge their (finished) shards
+        done = _drain(executor.run(shards + whole, context), len(shards) + len(whole), "explainers", progress)
+        outcomes += [o for o in done if o.kind != "shard"]
+        merging = [j for j in explain_jobs if j.shards]
+        outcomes += _drain(executor.run(merging, context), len(merging), "merging shards", progress)
 
     reference_after = stages.reference_workload()
     record = _record(suite, data, jobs, outcomes, stages, executor, started, time.perf_counter() - t0,
@@ -174,8 +207,7 @@ def _warm_models(jobs: list[CellJob], context: WorkerContext) -> None:
     """Train (or load) every model uncached cells need, here, so pool workers only load them from cache."""
     seen = set()
     for job in jobs:
-        cell = CellCache(job.cache_root).load(Path(job.path))
-        if (cell is not None and cell.get("cache_key") == job.digest) or job.model_key in seen:
+        if is_done(job) or job.model_key in seen:
             continue
         seen.add(job.model_key)
         context.model(job)

@@ -92,6 +92,22 @@ class Stages(ABC):
     @abstractmethod
     def metric_spec(self, name: str) -> MetricSpecRecord: ...
 
+    #: whether explainer cells can be split into user shards that merge into the unsharded values
+    #: (:meth:`explain_shard`, :meth:`merge_shards`); the runner runs cells whole otherwise
+    shards_users = False
+
+    def explain_shard(self, data: LoadedData, trained: TrainedModel, explainer: ComponentSpec, requests: list[Any],
+                      *, granularity: str, seed: int, metrics: Sequence[str] | None,
+                      metric_options: dict[str, Any]) -> dict[str, Any]:
+        """The per-user part of :meth:`explain` for a slice of a cell's requests, as JSON-able data."""
+        raise NotImplementedError(f"{type(self).__name__} does not split cells into user shards")
+
+    def merge_shards(self, data: LoadedData, trained: TrainedModel, explainer: ComponentSpec, requests: list[Any],
+                     parts: list[dict[str, Any]], *, granularity: str, seed: int, metrics: Sequence[str] | None,
+                     metric_options: dict[str, Any]) -> CellOutput:
+        """What :meth:`explain` returns for ``requests``, from the :meth:`explain_shard` parts of its slices."""
+        raise NotImplementedError(f"{type(self).__name__} does not split cells into user shards")
+
     def explainer_flags(self, explainer: ComponentSpec) -> dict[str, Any]:
         """The explainer's declared capabilities (``model_blind`` among them), written into its cells."""
         return {}
@@ -246,6 +262,20 @@ class RealStages(Stages):
             info={"flags": dict(result.flags), "cost": dict(result.cost)},
             declined=[int(e.user) for e in result.explanations if not e.ok],
         )
+
+    shards_users = True
+
+    def explain_shard(self, data, trained, explainer, requests, *, granularity, seed, metrics, metric_options):
+        from xrec_bench.harness.shards import explain_shard
+
+        return explain_shard(self, data, trained, explainer, requests, granularity=granularity, seed=seed,
+                             metrics=metrics, metric_options=metric_options)
+
+    def merge_shards(self, data, trained, explainer, requests, parts, *, granularity, seed, metrics, metric_options):
+        from xrec_bench.harness.shards import merge_shards
+
+        return merge_shards(self, data, trained, explainer, requests, parts, granularity=granularity, seed=seed,
+                            metrics=metrics, metric_options=metric_options)
 
     def code_fingerprint(self, explainer: ComponentSpec | None) -> dict[str, str]:
         from xrec_bench.harness.fingerprint import code_fingerprint
