@@ -109,6 +109,7 @@ def evaluate_explainer(
     cfg = config or EvalConfig()
     requests = list(requests)
     stages = select_stages(metrics, granularity, cfg, ground_truth is not None)
+    stages = _applicable(stages, model, granularity, requested=metrics is not None)
     rss_before = peak_rss_mb()
     start = time.perf_counter()
     if explanations is None:
@@ -167,6 +168,19 @@ def evaluate_explainer(
         flags=flags,
         config=cfg.as_dict(),
     )
+
+
+def _applicable(stages: list[Stage], model: Recommender, granularity: str, *, requested: bool) -> list[Stage]:
+    """``stages`` without those that do not apply to ``model`` (an error when they were asked for by name)."""
+    out = []
+    for s in stages:
+        if s.applies is None or s.applies(model, granularity):
+            out.append(s)
+        elif requested:
+            raise ValueError(f"Metrics {list(s.metric_names(EvalConfig()))} ({s.name}) do not apply to model "
+                             f"{getattr(model, 'name', type(model).__name__)!r} at {granularity!r} granularity; "
+                             "drop them or explain a model they apply to.")
+    return out
 
 
 def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:

@@ -140,6 +140,9 @@ class Stage:
     needs_ground_truth: bool = False
     #: curve names (``[n_users, L]``) a probe stage fills, given the config
     curve_names: Callable[[EvalConfig], dict[str, int]] = lambda cfg: {}
+    #: whether the stage applies to this model at this granularity (None: always); a stage that does
+    #: not apply is left out of the default selection, and refused when its metrics are asked for
+    applies: Callable[[Recommender, str], bool] | None = None
 
 
 STAGES: Registry[Stage] = Registry("metric stage")
