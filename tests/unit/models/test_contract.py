@@ -15,8 +15,9 @@ FAST = {
     "most-popular": {},
     "item-knn": {},
     "bpr-mf": {"max_epochs": 4, "eval_every": 1, "dim": 8},
+    "sasrec": {"max_epochs": 2, "dim": 16, "batch_size": 8},
 }
-TEXT_MODELS = ("bert-two-tower", "zero-shot-text")
+TEXT_MODELS = ("bert-two-tower", "zero-shot-text", "sasrec")
 
 
 def params_for(name: str, tiny_bert: str) -> dict:
@@ -107,7 +108,7 @@ def test_fit_or_load_caches_and_reloads(tiny, tiny_bert, model_cache):
     )
 
 
-@pytest.mark.parametrize("name", ["bert-two-tower", "bpr-mf"])
+@pytest.mark.parametrize("name", ["bert-two-tower", "bpr-mf", "sasrec"])
 def test_same_seed_same_model(fitted, tiny, tiny_bert, name):
     ds, split = tiny
     cases = split.cases("test")
