@@ -171,8 +171,7 @@ class SASRec(TextRecommender):
 
     def _build(self, n_users: int, texts: list[str], labels: list[str]) -> None:
         p = self.params
-        self.encoder_ = TextEncoder.from_pretrained(p["encoder"], max_length=p["max_length"],
-                                                    **({} if p["pooling"] == "auto" else {"pooling": p["pooling"]}))
+        self.encoder_ = TextEncoder.from_pretrained(p["encoder"], max_length=p["max_length"], pooling=p["pooling"])
         self.head_ = SASRecHead(self.encoder_.hidden_size, int(p["dim"]), int(p["max_history"]), int(p["n_layers"]),
                                 int(p["n_heads"]), float(p["dropout"]))
         self.head_.eval()
