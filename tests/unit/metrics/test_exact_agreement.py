@@ -20,6 +20,13 @@ def test_rank_agreement_edge_cases():
     assert np.isnan(rank_agreement([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])).all()  # no exact order
 
 
+def test_rounding_noise_does_not_break_exact_ties():
+    exact = np.array([0.4, 0.0, 0.0, 0.0, 0.2])
+    noisy = exact + np.array([0.0, 1e-17, -2e-17, 3e-18, 0.0])  # what sums of scores give for 0
+    assert rank_agreement(noisy, exact) == pytest.approx((1.0, 1.0))
+    assert rank_agreement(exact + np.array([0.0, 1e-3, -1e-3, 0.0, 0.0]), exact)[0] < 1.0  # real error counts
+
+
 def test_top_k_precision_counts_exact_ties_and_chance():
     exact = np.array([0.9, 0.5, 0.5, 0.1, 0.0])
     assert exact_top(exact, 2).tolist() == [1, 1, 1, 0, 0]  # tied with the 2nd largest
