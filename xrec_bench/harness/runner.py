@@ -97,7 +97,7 @@ def plan(suite: Suite, data: dict[str, LoadedData], out: Path, *, retry_failed: 
                 # randomness is still its own (adding a cell changes no other); and the metrics share
                 # what depends only on the model (the randomised copy for the sanity check, perturbations).
                 group_seed = derive_seed(suite.seed, ds.label, model.label, seed)
-                for granularity in suite.granularities:
+                for granularity in suite.granularities_for(model):
                     users_seed = derive_seed(suite.seed, "users", ds.label, granularity)
                     for explainer in suite.explainers:
                         key = {"dataset": ds.label, "model": model.label, "explainer": explainer.label,

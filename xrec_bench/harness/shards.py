@@ -25,11 +25,13 @@ from xrec_bench.harness.stages import CellOutput
 SHARD_FORMAT = 1
 
 
-def _split_stages(metrics: Sequence[str] | None, granularity: str, cfg, has_ground_truth: bool) -> tuple[list[str], list[str]]:
-    """(per-user stage names, batch stage names) that compute ``metrics``."""
-    from xrec_bench.metrics.evaluate import select_stages
+def _split_stages(metrics: Sequence[str] | None, granularity: str, cfg, has_ground_truth: bool,
+                  model) -> tuple[list[str], list[str]]:
+    """(per-user stage names, batch stage names) that compute ``metrics`` on ``model``."""
+    from xrec_bench.metrics.evaluate import applicable, select_stages
 
     chosen = select_stages(list(metrics) if metrics else None, granularity, cfg, has_ground_truth)
+    chosen = applicable(chosen, model, granularity, requested=bool(metrics))
     return [s.name for s in chosen if s.kind != "batch"], [s.name for s in chosen if s.kind == "batch"]
 
 
@@ -46,7 +48,7 @@ def explain_shard(stages, data, trained, explainer, requests, *, granularity, se
 
     cfg = _config(metric_options)
     gt = data.dataset.ground_truth
-    per_user_stages, _ = _split_stages(metrics, granularity, cfg, gt is not None)
+    per_user_stages, _ = _split_stages(metrics, granularity, cfg, gt is not None, trained.model)
     method = stages.method(explainer, data)
     start = time.perf_counter()
     result = evaluate_explainer(trained.model, method, requests, granularity=granularity, seed=seed,
@@ -80,7 +82,7 @@ def merge_shards(stages, data, trained, explainer, requests, parts: list[dict[st
     explanations = [Explanation(**_explanation_args(e)) for p in parts for e in p["explanations"]]
     cfg = _config(metric_options)
     gt = data.dataset.ground_truth
-    _, batch_stages = _split_stages(metrics, granularity, cfg, gt is not None)
+    _, batch_stages = _split_stages(metrics, granularity, cfg, gt is not None, trained.model)
     rss_before = peak_rss_mb()
     per_user = {name: np.concatenate([np.asarray(p["per_user"][name], dtype=np.float64) for p in parts])
                 for name in parts[0]["per_user"]} if parts else {}

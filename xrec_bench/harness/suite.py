@@ -114,6 +114,8 @@ class Suite:
     metric_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     timing: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TIMING))
+    #: explained model label -> the suite's granularities it supports (absent: all of them)
+    model_granularities: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def targets_for(self, dataset: DatasetSpec) -> str:
         """What is explained on ``dataset``: its own ``targets`` if it sets one, else the suite's."""
@@ -123,6 +125,11 @@ class Suite:
         """The metric options at ``granularity``: the suite-wide ones, then that granularity's sub-table."""
         common = {k: v for k, v in self.metric_options.items() if k not in GRANULARITIES}
         return {**common, **self.metric_options.get(granularity, {})}
+
+    def granularities_for(self, model: ComponentSpec) -> tuple[str, ...]:
+        """The suite's granularities at which ``model`` is explained: those its class supports (resolved
+        when the suite is parsed; every one for a model that declares none)."""
+        return self.model_granularities.get(model.label, self.granularities)
 
     def with_users(self, n: int | None) -> Suite:
         """A copy sampling at most ``n`` users per granularity (smoke runs); the content hash is kept."""
@@ -331,14 +338,19 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         if dupes:
             errors.append(f"{kind}: labels must be unique; {dupes} appear more than once (set 'label' to tell them apart).")
 
+    model_granularities: dict[str, tuple[str, ...]] = {}
     for m in models:
         if m is None or not granularities:
             continue
         cls = _safe(catalog.model_class, m.name)
         supported = getattr(cls, "explainable_granularities", None)
-        if supported is not None and not set(granularities) <= set(supported):
-            errors.append(f"models: {m.name!r} cannot be explained at {sorted(set(granularities) - set(supported))} "
-                          f"(it supports {list(supported)}); list it under [[baselines]] or drop the granularity.")
+        if supported is not None:
+            model_granularities[m.label] = tuple(g for g in granularities if g in supported)
+        # a model is explained at the suite's granularities it supports (Suite.granularities_for); one that
+        # supports none of them cannot be an explained model
+        if supported is not None and not set(granularities) & set(supported):
+            errors.append(f"models: {m.name!r} cannot be explained at {sorted(set(granularities))} "
+                          f"(it supports {list(supported)}); list it under [[baselines]] or add a granularity.")
 
     metrics = raw.get("metrics", "all")
     metrics_out: tuple[str, ...] | None = None
@@ -372,7 +384,7 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         granularities=tuple(granularities), metrics=metrics_out, accuracy_ks=tuple(ks), users=users_out,
         datasets=tuple(datasets), models=tuple(models), baselines=tuple(baselines), explainers=tuple(explainers),
         content_hash=content_hash(raw), source=source, targets=str(targets), metric_options=metric_options,
-        timing=timing,
+        timing=timing, model_granularities=model_granularities,
     )
 
 

@@ -13,6 +13,7 @@ from xrec_bench.metrics import (  # noqa: F401  (each module declares its metric
     cost,
     counterfactual,
     eraser,
+    exact_agreement,
     faithfulness,
     ground_truth,
     infidelity,

@@ -136,6 +136,7 @@ def evaluate_explainer(
     cfg = config or EvalConfig()
     requests = list(requests)
     stages = select_stages(metrics, granularity, cfg, ground_truth is not None)
+    stages = applicable(stages, model, granularity, requested=metrics is not None)
     rss_before = peak_rss_mb()
     start = time.perf_counter()
     if explanations is None:
@@ -194,6 +195,21 @@ def evaluate_explainer(
         flags=flags,
         config=cfg.as_dict(),
     )
+
+
+def applicable(stages: list[Any], model: Recommender, granularity: str, *, requested: bool) -> list[Any]:
+    """``stages`` (metric instances) without those that do not apply to ``model`` (a metric's optional
+    ``applies(model, granularity)``); an error when they were asked for by name."""
+    out = []
+    for s in stages:
+        applies = getattr(s, "applies", None)
+        if applies is None or applies(model, granularity):
+            out.append(s)
+        elif requested:
+            raise ValueError(f"Metrics {list(s.names(EvalConfig()))} ({s.name}) do not apply to model "
+                             f"{getattr(model, 'name', type(model).__name__)!r} at {granularity!r} granularity; "
+                             "drop them or explain a model they apply to.")
+    return out
 
 
 def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:

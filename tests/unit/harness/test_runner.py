@@ -177,3 +177,15 @@ def test_the_timing_probe_times_every_explained_user_not_only_metric_complete_on
     assert cell["status"] == "ok"
     assert cell["timing"]["judged"] is True, cell["timing"]
     assert cell["timing"]["n_items"] == len(cell["users"]) - 1  # the declined user is not timed
+
+
+def test_plan_explains_a_model_only_at_the_granularities_it_supports(suite, tmp_path):
+    from xrec_bench.harness.stages import LoadedData
+
+    data = {d.label: LoadedData(f"fp-{d.label}", {}, {}) for d in suite.datasets}
+    model = suite.models[0]
+    history_only = dataclasses.replace(suite, model_granularities={model.label: ("history",)})
+    cells = [j for j in plan(history_only, data, tmp_path) if j.kind == "explainer"]
+    assert cells and {j.granularity for j in cells} == {"history"}
+    every = [j for j in plan(suite, data, tmp_path) if j.kind == "explainer"]
+    assert len(every) == 2 * len(cells) and set(suite.granularities) == {"history", "tokens"}

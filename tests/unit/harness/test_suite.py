@@ -113,13 +113,20 @@ def test_component_params_are_checked_against_the_contract():
     assert ok.explainers[0].label == "oracle-5" and ok.explainers[0].params == {"n_samples": 5}
 
 
-def test_explained_model_must_support_the_granularities():
+def test_explained_model_is_explained_at_the_granularities_it_supports():
     class HistoryOnly:
         explainable_granularities = ("history",)
 
+    class FieldsOnly:
+        explainable_granularities = ("fields",)
+
     base = fake_catalog()
     catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=lambda n: HistoryOnly)
-    with pytest.raises(SuiteError, match=r"cannot be explained at \['tokens'\]"):
+    suite = parse_suite(_raw(), catalog=catalog)
+    assert suite.granularities == ("history", "tokens")
+    assert suite.granularities_for(suite.models[0]) == ("history",)
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=lambda n: FieldsOnly)
+    with pytest.raises(SuiteError, match=r"cannot be explained at \['history', 'tokens'\]"):
         parse_suite(_raw(), catalog=catalog)
 
 
