@@ -35,21 +35,26 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from xrec_bench.metrics.base import declare
+from xrec_bench.contract import Output
+from xrec_bench.metrics.base import register
 from xrec_bench.metrics.config import EvalConfig
 from xrec_bench.metrics.stability import kendall_tau
-from xrec_bench.metrics.stages import STAGES, Reference, Stage
+from xrec_bench.metrics.stages import Reference, TaskMetric
 
-declare("exact_spearman", higher_is_better=True, group="ground-truth",
-        description="Spearman rho between the attributions and the model's exact attributions (additive "
-                    "models: each history item's exact contribution = exact Shapley value), per user.")
-declare("exact_kendall", higher_is_better=True, group="ground-truth",
-        description="Kendall tau-b between the attributions and the model's exact attributions, per user.")
-declare("exact_precision@k", higher_is_better=True, group="ground-truth",
-        description="Share of the k top-ranked features that are among the k features with the largest exact "
-                    "attributions (ties with the k-th included).")
-declare("exact_chance@k", higher_is_better=True, group="ground-truth", ranked=False,
-        description="Expected exact_precision@k of a uniformly random ranking (the floor).")
+_CORR = "rank correlation in [-1, 1]"
+_SHARE = "share of the top k features"
+OUTPUTS = (
+    Output("exact_spearman", "higher", "ground-truth", _CORR,
+           "Spearman rho between the attributions and the model's exact attributions (additive models: each "
+           "history item's exact contribution = exact Shapley value), per user."),
+    Output("exact_kendall", "higher", "ground-truth", _CORR,
+           "Kendall tau-b between the attributions and the model's exact attributions, per user."),
+    Output("exact_precision@k", "higher", "ground-truth", _SHARE,
+           "Share of the k top-ranked features that are among the k features with the largest exact "
+           "attributions (ties with the k-th included).", k_from="gt_ks"),
+    Output("exact_chance@k", "higher", "ground-truth", _SHARE,
+           "Expected exact_precision@k of a uniformly random ranking (the floor).", ranked=False, k_from="gt_ks"),
+)
 
 MIN_FEATURES = 3
 #: values closer than this fraction of a vector's largest absolute value are tied (float rounding)
@@ -102,29 +107,24 @@ def agreement(scores, exact, ks) -> dict[str, float]:
     return out
 
 
-def _names(cfg: EvalConfig) -> tuple[str, ...]:
-    return ("exact_spearman", "exact_kendall", *(f"exact_precision@{k}" for k in cfg.gt_ks),
-            *(f"exact_chance@{k}" for k in cfg.gt_ks))
+@register
+class ExactAgreement(TaskMetric):
+    """Agreement of the attributions with an additive model's exact attributions (rank correlation, top-k)."""
 
+    name = "exact-agreement"
+    outputs = OUTPUTS
+    options = ("gt_ks",)
 
-def _run_task(task, explanation, ref: Reference, cfg: EvalConfig, seed: int) -> dict[str, float]:
-    exact = getattr(task, "exact_attributions", None)
-    if exact is None:
-        raise ValueError(f"the model's {task.granularity} task has no exact attributions")
-    exact = np.asarray(exact(), dtype=np.float64)
-    if exact.shape != explanation.scores.shape:
-        raise ValueError(f"{len(exact)} exact attributions for {len(explanation.scores)} explanation scores")
-    return agreement(explanation.scores, exact, cfg.gt_ks)
+    def run_task(self, task, explanation, ref: Reference, cfg: EvalConfig, seed: int) -> dict[str, float]:
+        exact = getattr(task, "exact_attributions", None)
+        if exact is None:
+            raise ValueError(f"the model's {task.granularity} task has no exact attributions")
+        exact = np.asarray(exact(), dtype=np.float64)
+        if exact.shape != explanation.scores.shape:
+            raise ValueError(f"{len(exact)} exact attributions for {len(explanation.scores)} explanation scores")
+        return agreement(explanation.scores, exact, cfg.gt_ks)
 
-
-def _applies(model, granularity: str) -> bool:
-    return granularity in getattr(model, "exact_granularities", ())
-
-
-STAGES.register("exact-agreement", Stage(
-    name="exact-agreement",
-    kind="task",
-    metric_names=_names,
-    run_task=_run_task,
-    applies=_applies,
-))
+    @staticmethod
+    def applies(model, granularity: str) -> bool:
+        """Only where the model knows its exact attributions (additive models, e.g. item-kNN at history)."""
+        return granularity in getattr(model, "exact_granularities", ())
