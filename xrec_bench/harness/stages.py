@@ -1,5 +1,5 @@
 """The stages a suite runs through, behind one small interface so the runner can be tested with
-fake stages (:mod:`xrec_bench.harness.fake`) and the real pipeline plugged in unchanged.
+fake stages (``tests/helpers/fake_stages.py``) and the real pipeline plugged in unchanged.
 
 Each stage caches its own work: datasets are cached by the datasets layer, trained models by
 ``fit_or_load`` (content-addressed), and the runner caches each cell's explanations and metric
