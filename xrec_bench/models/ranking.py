@@ -1,6 +1,6 @@
 """Small helpers the models' training loops share: training sequences, devices, and the
-validation NDCG@10 used for early stopping (the metrics layer is to the right of models, so the
-full metric code in :mod:`xrec_bench.metrics.accuracy` is not imported here)."""
+validation NDCG@10 used for early stopping (computed with the ranks and the NDCG of
+:mod:`xrec_bench._util.ranking`, as the accuracy metric ``ndcg@10`` is)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
+
+from xrec_bench._util.ranking import ndcg, tie_aware_rank
 
 
 def resolve_device(device: str) -> torch.device:
@@ -37,11 +39,8 @@ def ndcg_at_k(
         tgt = np.setdiff1d(np.asarray(tgt, dtype=np.int64), np.asarray(exc, dtype=np.int64))
         if tgt.size == 0:
             continue
-        idx = np.arange(s.size)
-        ranks = [1 + int((s > s[t]).sum() + ((s == s[t]) & (idx < t)).sum()) for t in tgt]
-        dcg = sum(1.0 / np.log2(r + 1) for r in ranks if r <= k)
-        idcg = sum(1.0 / np.log2(i + 2) for i in range(min(len(tgt), k)))
-        values.append(dcg / idcg)
+        ranks = np.sort([tie_aware_rank(s, s[t], t) for t in tgt])
+        values.append(ndcg(ranks, tgt.size, k))
     return float(np.mean(values)) if values else 0.0
 
 
