@@ -4,7 +4,9 @@ validation NDCG@10 used for early stopping (computed with the ranks and the NDCG
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,26 @@ def ndcg_at_k(
         ranks = np.sort([tie_aware_rank(s, s[t], t) for t in tgt])
         values.append(ndcg(ranks, tgt.size, k))
     return float(np.mean(values)) if values else 0.0
+
+
+class EarlyStopping:
+    """The best state by a validation score (higher is better), and when to stop: after ``patience``
+    evaluations in a row that did not beat the best (the first evaluation always does)."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = int(patience)
+        self.best = -1.0
+        self.best_state: Any = None
+        self.bad = 0
+
+    def update(self, score: float, state: Callable[[], Any]) -> bool:
+        """Record ``score``; when it is a new best, keep a deep copy of ``state()``. True: stop now."""
+        if score > self.best:
+            self.best, self.bad = score, 0
+            self.best_state = copy.deepcopy(state())
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
 
 
 def subsample_cases(cases, n: int | None, seed: int):
