@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from xrec_bench._util.memory import peak_rss_bytes
 
 N_RATINGS, N_USERS, N_MOVIES = 1_000_209, 6_040, 3_952
 URL_PATH = "files.grouplens.org/datasets/movielens/ml-1m.zip"
@@ -83,8 +84,7 @@ def _peak_rss_bytes() -> int:
     peak = _status("VmHWM")
     if peak is not None:
         return peak
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+    return peak_rss_bytes()
 
 
 def measure(mirror: str, mode: str) -> dict:

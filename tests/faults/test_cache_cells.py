@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.cache import CellCache
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.fingerprint import module_sources
 from xrec_bench.harness.runner import plan, run_suite
 from xrec_bench.harness.suite import load_suite

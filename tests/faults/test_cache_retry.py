@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.cell import is_cache_fault
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 

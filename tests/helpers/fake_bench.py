@@ -11,8 +11,8 @@ import json
 import os
 import sys
 
+from tests.helpers.fake_stages import FakeStages, fake_catalog
 from xrec_bench.cli import main as cli
-from xrec_bench.harness.fake import FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 

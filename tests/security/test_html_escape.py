@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, FakeStages, fake_catalog
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 from xrec_bench.leaderboard.html import render_page

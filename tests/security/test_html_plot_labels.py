@@ -8,7 +8,7 @@ import dataclasses
 import matplotlib
 import pytest
 
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, FakeStages, fake_catalog
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 from xrec_bench.leaderboard.load import load_board

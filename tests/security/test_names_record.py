@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.cli import main
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 from xrec_bench.leaderboard.load import Board, load_board, read_record

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xrec_bench.harness.fake import FAKE_SUITE_TOML
+from tests.helpers.fake_stages import FAKE_SUITE_TOML
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "ci-gate.sh"

@@ -12,7 +12,7 @@ import pytest
 import xrec_bench
 
 LAYERS = ["datasets", "models", "explainers", "metrics", "harness", "leaderboard"]
-SHARED = {"registry", "seeding", "io", "paths", "params", "contract", "__init__"}
+SHARED = {"registry", "seeding", "io", "paths", "params", "contract", "__init__", "_util"}
 PACKAGE = Path(xrec_bench.__file__).parent
 
 
@@ -41,3 +41,13 @@ def test_layer_imports_only_layers_to_its_left(layer):
         if bad:
             offenders[str(path.relative_to(PACKAGE))] = sorted(bad)
     assert not offenders, f"imports against the data flow: {offenders}"
+
+
+def test_shared_helpers_import_no_layer():
+    """``_util`` sits below every layer: it may import only the standard library, numpy and scipy."""
+    offenders = {}
+    for path in sorted((PACKAGE / "_util").rglob("*.py")):
+        bad = _imported_layers(path) - {"_util"}
+        if bad:
+            offenders[str(path.relative_to(PACKAGE))] = sorted(bad)
+    assert not offenders, f"_util imports package modules above it: {offenders}"

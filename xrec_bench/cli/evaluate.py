@@ -315,12 +315,14 @@ def save_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, title: 
     import matplotlib.pyplot as plt
 
     from xrec_bench.io import atomic_path
+    from xrec_bench.leaderboard.plots import Curve, draw_curves
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
     panels = [("deletion_score", "deletion: (s - s_full) / sd"), ("insertion_score", "insertion: (s - s_full) / sd"),
               ("deletion_rank_gain", "deletion: rank gain 1/log2(rank+1)"),
               ("insertion_rank_gain", "insertion: rank gain 1/log2(rank+1)")]
     for ax, (key, label) in zip(axes.ravel(), panels, strict=True):
+        drawn = []
         for name, mine in curves.items():
             if key not in mine:
                 continue
@@ -330,11 +332,9 @@ def save_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, title: 
                 continue
             mean = values[ok].mean(axis=0)
             se = values[ok].std(axis=0) / np.sqrt(ok.sum())
-            ax.plot(fractions, mean, marker="o", ms=3, label=f"{name} (n={ok.sum()})",
-                    linestyle="--" if name == BASELINE else "-")
-            ax.fill_between(fractions, mean - 1.96 * se, mean + 1.96 * se, alpha=0.15)
-        ax.set_title(label, fontsize=10)
-        ax.grid(alpha=0.3)
+            drawn.append(Curve(f"{name} (n={ok.sum()})", fractions, mean, baseline=name == BASELINE,
+                               band=(mean - 1.96 * se, mean + 1.96 * se)))
+        draw_curves(ax, drawn, title=label, title_size=10, marker="o", ms=3)
     for ax in axes[1]:
         ax.set_xlabel("fraction of features removed / added (most important first)")
     axes[0, 0].legend(fontsize=8)

@@ -81,13 +81,11 @@ def read_config(path: Path | None) -> dict[str, Any]:
 
 
 def peak_memory_mb() -> dict[str, float]:
-    import torch
+    from xrec_bench._util.memory import peak_cuda_mb, peak_rss_mb
 
-    from xrec_bench.models.checkpoint import peak_rss_mb
-
-    out = {"peak_rss_mb": peak_rss_mb()}
-    if torch.cuda.is_available():
-        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    out = {"peak_rss_mb": round(peak_rss_mb(), 1)}
+    if (cuda_peak := peak_cuda_mb()) is not None:
+        out["peak_cuda_mb"] = round(cuda_peak, 1)
     return out
 
 

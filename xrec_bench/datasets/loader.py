@@ -9,10 +9,8 @@ returned without touching the network, the raw files or the parser.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench import paths
+from xrec_bench._util.hashing import json_sha256
 from xrec_bench.datasets import cache
 from xrec_bench.datasets.cards import Card, get_card
 from xrec_bench.datasets.errors import DatasetError, MalformedDataError
@@ -150,7 +149,7 @@ def _entry(card: Card, checksums: Mapping[str, str], options: Mapping[str, Any],
     """
     module = importlib.import_module(card.parser.partition(":")[0])
     code_version = getattr(module, "PARSER_VERSION", None) or getattr(module, "GENERATOR_VERSION", None)
-    payload = json.dumps(
+    key = json_sha256(
         {
             "name": card.name,
             "version": card.version,
@@ -161,10 +160,8 @@ def _entry(card: Card, checksums: Mapping[str, str], options: Mapping[str, Any],
             "strict": strict,
             "format": cache.FORMAT,
         },
-        sort_keys=True,
-        default=str,
+        length=16,
     )
-    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return paths.cache_dir() / "processed" / card.name / key
 
 

@@ -7,13 +7,13 @@ dataclasses to each other, never open files.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from xrec_bench._util.hashing import json_sha256
 
 #: Columns every ``interactions`` frame has (extra columns are allowed).
 INTERACTION_COLUMNS = ("user", "item", "timestamp", "rating")
@@ -72,12 +72,10 @@ class Dataset:
     @property
     def fingerprint(self) -> str:
         """A short hash of what determines this dataset's content: name, version, sources, options."""
-        payload = json.dumps(
+        return json_sha256(
             {"name": self.name, "version": self.version, "checksums": self.checksums, "options": self.options},
-            sort_keys=True,
-            default=str,
+            length=16,
         )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from xrec_bench._util.hashing import json_sha256
 from xrec_bench.io import read_json, write_json
 from xrec_bench.paths import inside
 
 
 def cache_key(payload: Any) -> str:
     """sha256 of the canonical JSON of ``payload``."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    return json_sha256(payload, compact=True)
 
 
 def _slug(text: str) -> str:

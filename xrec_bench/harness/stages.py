@@ -1,5 +1,5 @@
 """The stages a suite runs through, behind one small interface so the runner can be tested with
-fake stages (:mod:`xrec_bench.harness.fake`) and the real pipeline plugged in unchanged.
+fake stages (``tests/helpers/fake_stages.py``) and the real pipeline plugged in unchanged.
 
 Each stage caches its own work: datasets are cached by the datasets layer, trained models by
 ``fit_or_load`` (content-addressed), and the runner caches each cell's explanations and metric
@@ -8,8 +8,6 @@ values (:mod:`xrec_bench.harness.cache`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 from pooch import file_hash
 
+from xrec_bench._util.hashing import json_sha256
 from xrec_bench.harness.record import MetricSpecRecord, environment, reference_workload
 from xrec_bench.harness.suite import ComponentSpec, DatasetSpec
 from xrec_bench.seeding import rng
@@ -324,7 +323,7 @@ def _revision(model: Any, spec: ComponentSpec) -> dict[str, Any]:
     params = dict(getattr(model, "params", None) or spec.params)
     revision: dict[str, Any] = {
         "name": spec.name,
-        "params_hash": hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "params_hash": json_sha256(params, length=16),
     }
     if "encoder" in params:
         revision["encoder"] = params["encoder"] or _default_encoder()

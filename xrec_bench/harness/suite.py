@@ -10,14 +10,13 @@ number bumps the suite version; old versions are never edited").
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xrec_bench._util.hashing import json_sha256
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
 from xrec_bench.params import check_schema
 from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
@@ -232,7 +231,7 @@ def registry_catalog() -> Catalog:
 
 def content_hash(raw: Mapping[str, Any]) -> str:
     """sha256 of the parsed suite content (canonical JSON): comments and layout do not change it."""
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return json_sha256(raw, compact=True, default=None)
 
 
 def suite_path(name_or_path: str | Path) -> Path:

@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from xrec_bench._util.stats import paired_bootstrap
 from xrec_bench.harness.record import as_array
 from xrec_bench.leaderboard.load import Board, MergeError
 from xrec_bench.leaderboard.plots import is_latency
-from xrec_bench.metrics.stats import paired_bootstrap
 
 N_BOOT = 2000
 #: the latency threshold used when the baseline has no calibration file next to it

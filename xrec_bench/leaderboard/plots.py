@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -50,6 +51,34 @@ def _figure():
     return plt
 
 
+@dataclass(frozen=True)
+class Curve:
+    """One explainer's curve in a panel: ``band`` is a (low, high) pair drawn shaded around it, ``baseline``
+    draws it dashed (the random explainer), ``color`` None takes the next colour of the axes' cycle."""
+
+    label: str
+    x: Any
+    y: Any
+    baseline: bool = False
+    band: tuple[Any, Any] | None = None
+    color: Any = None
+
+
+def draw_curves(ax, curves: Iterable[Curve], *, title: str, xlabel: str | None = None,
+                title_size: float | None = None, **line: Any) -> None:
+    """Draw deletion/insertion curves into one panel ``ax`` (the leaderboard's figures and
+    ``xrec-bench evaluate --plot`` both draw theirs with it); ``line`` goes to every ``ax.plot``."""
+    for c in curves:
+        colour = {} if c.color is None else {"color": c.color}
+        ax.plot(c.x, c.y, linestyle="--" if c.baseline else "-", label=c.label, **colour, **line)
+        if c.band is not None:
+            ax.fill_between(c.x, c.band[0], c.band[1], alpha=0.15)
+    ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
@@ -69,17 +98,16 @@ def curves_png(table: Table) -> bytes | None:
     fig.subplots_adjust(left=0.06, right=1 - 1.6 / (3.8 * len(names) + 1.6), bottom=0.15, top=0.82, wspace=0.25)
     cmap = plt.get_cmap("tab20")
     for ax, name in zip(axes[0], names, strict=False):
+        curves = []
         for i, row in enumerate(table.rows):
             curve = row.curves.get(name)
             if not curve:
                 continue
             y = np.array([np.nan if v is None else v for v in curve], dtype=float)
-            x = np.linspace(0, 1, len(y))
-            style = "--" if row.explainer == "random" else "-"
-            ax.plot(x, y, style, color=cmap(i % 20), label=row.explainer, linewidth=1.4)
-        ax.set_title(name.replace("_", " "))
-        ax.set_xlabel("fraction of features removed" if "deletion" in name else "fraction of features")
-        ax.grid(alpha=0.3)
+            curves.append(Curve(row.explainer, np.linspace(0, 1, len(y)), y, baseline=row.explainer == "random",
+                                color=cmap(i % 20)))
+        draw_curves(ax, curves, title=name.replace("_", " "), linewidth=1.4,
+                    xlabel="fraction of features removed" if "deletion" in name else "fraction of features")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.suptitle(f"{table.dataset} · {table.model} · {table.granularity}")
     return _png(fig)

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from xrec_bench._util.stats import Estimate, adjust_p_values, bootstrap_ci, paired_bootstrap
 from xrec_bench.harness.record import as_array
 from xrec_bench.leaderboard.load import Board
-from xrec_bench.metrics.stats import Estimate, adjust_p_values, bootstrap_ci, paired_bootstrap
 
 NOT_SIG_BEST = "†"
 NOT_SIG_RANDOM = "‡"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from xrec_bench._util.stats import Estimate
 from xrec_bench.harness.record import SCHEMA_VERSION
 from xrec_bench.io import write_json, write_text
 from xrec_bench.leaderboard.load import Board
@@ -26,7 +27,6 @@ from xrec_bench.leaderboard.tables import (
     Table,
     build_tables,
 )
-from xrec_bench.metrics.stats import Estimate
 from xrec_bench.paths import inside, slug_problem
 
 log = logging.getLogger(__name__)

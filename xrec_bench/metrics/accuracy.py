@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xrec_bench._util.ranking import ndcg
 from xrec_bench.contract import Output
 from xrec_bench.metrics.base import DeclaredMetric, register
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
@@ -69,8 +70,7 @@ def ranking_metrics(
         positions = np.flatnonzero(hit) + 1  # 1-based ranks of the hits
         for k in ks:
             r = positions[positions <= k]
-            idcg = np.sum(1.0 / np.log2(np.arange(2, min(rel.size, k) + 2)))
-            out[f"ndcg@{k}"][row] = np.sum(1.0 / np.log2(r + 1)) / idcg
+            out[f"ndcg@{k}"][row] = ndcg(positions, rel.size, k)
             out[f"recall@{k}"][row] = r.size / rel.size
             out[f"hit@{k}"][row] = float(r.size > 0)
             out[f"mrr@{k}"][row] = 1.0 / r[0] if r.size else 0.0

@@ -10,13 +10,12 @@ when a GPU is used, and the device. Timings on a shared machine are noisy; prefe
 from __future__ import annotations
 
 import platform
-import resource
-import sys
 from typing import Any
 
 import numpy as np
 import torch
 
+from xrec_bench._util.memory import peak_cuda_mb, peak_rss_mb
 from xrec_bench.contract import Output
 from xrec_bench.metrics.base import DeclaredMetric, register
 
@@ -32,12 +31,6 @@ class Cost(DeclaredMetric):
         Output("n_evals", "lower", "cost", "model evaluations", "Model evaluations (mask rows scored) per explanation."),
         Output("wall_time_s", "lower", "cost", "seconds", "Wall time per explanation (seconds)."),
     )
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def device_name() -> str:
@@ -62,8 +55,8 @@ def cost_summary(explanations, total_wall_s: float, rss_before_mb: float) -> dic
         "peak_rss_growth_mb": max(0.0, peak_rss_mb() - rss_before_mb),
         "device": device_name(),
     }
-    if torch.cuda.is_available():
-        summary["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    if (cuda_peak := peak_cuda_mb()) is not None:
+        summary["cuda_peak_mb"] = cuda_peak
     return summary
 
 

@@ -6,7 +6,6 @@ training get the factors they were initialised with, i.e. no information)."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -16,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from xrec_bench.models.base import NotFittedError, Recommender
-from xrec_bench.models.ranking import check_users, ndcg_at_k, subsample_cases
+from xrec_bench.models.ranking import EarlyStopping, check_users, ndcg_at_k, subsample_cases
 from xrec_bench.params import Int, Real
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ class BPRMF(Recommender):
         users = torch.as_tensor(split.train["user"].to_numpy(np.int64, copy=True))
         items = torch.as_tensor(split.train["item"].to_numpy(np.int64, copy=True))
         vusers, vhist, vtgt = subsample_cases(split.cases("valid"), p["valid_users"], seed)
-        best, best_state, bad = -1.0, None, 0
+        stopper = EarlyStopping(p["patience"])
         self.training_log_ = []
         reg, bs = float(p["reg"]), int(p["batch_size"])
         for epoch in trange(int(p["max_epochs"]), desc="bpr-mf", disable=not progress, leave=False):
@@ -76,14 +75,9 @@ class BPRMF(Recommender):
                 ndcg = ndcg_at_k(scores, vtgt, vhist, 10)
                 self.training_log_.append({"epoch": epoch + 1, "loss": loss.item(), "valid_ndcg@10": ndcg})
                 log.info("bpr-mf epoch %d: valid NDCG@10 %.4f", epoch + 1, ndcg)
-                if ndcg > best:
-                    best, bad = ndcg, 0
-                    best_state = copy.deepcopy([user_f.detach(), item_f.detach(), item_b.detach()])
-                else:
-                    bad += 1
-                    if bad >= int(p["patience"]):
-                        break
-        self.user_f_, self.item_f_, self.item_b_ = best_state
+                if stopper.update(ndcg, lambda: [user_f.detach(), item_f.detach(), item_b.detach()]):
+                    break
+        self.user_f_, self.item_f_, self.item_b_ = stopper.best_state
         return self
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:

@@ -10,7 +10,6 @@ fingerprint, seed), so a change to any of them trains a new model instead of reu
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -21,6 +20,8 @@ import pandas as pd
 from pooch import file_hash
 
 from xrec_bench import io, paths
+from xrec_bench._util import memory
+from xrec_bench._util.hashing import canonical_json, json_sha256
 from xrec_bench.models.base import MODELS, Recommender
 from xrec_bench.seeding import deterministic_torch
 
@@ -95,12 +96,8 @@ class DamagedCheckpointError(ValueError):
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
-    import resource
-    import sys
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(rss / 2**20 if sys.platform == "darwin" else rss / 1024, 1)
+    """Peak resident memory of this process so far, in MiB, to 0.1 (as written into checkpoints)."""
+    return round(memory.peak_rss_mb(), 1)
 
 
 def _frame_digest(h, frame: pd.DataFrame) -> None:
@@ -112,11 +109,7 @@ def _frame_digest(h, frame: pd.DataFrame) -> None:
 
 def split_fingerprint(split) -> str:
     """A short hash of the split's strategy, options and train/valid/test interactions."""
-    h = hashlib.sha256(
-        json.dumps(
-            {"strategy": split.strategy, "options": split.options}, sort_keys=True, default=str
-        ).encode()
-    )
+    h = hashlib.sha256(canonical_json({"strategy": split.strategy, "options": split.options}).encode())
     for frame in (split.train, split.valid, split.test):
         _frame_digest(h, frame)
     return h.hexdigest()[:16]
@@ -132,7 +125,7 @@ def cache_key(dataset, split, model: str, params: dict[str, Any], seed: int) -> 
         "split": split_fingerprint(split),
         "seed": int(seed),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_sha256(payload, length=20)
 
 
 def _quarantine(folder: Path, why: str) -> None:

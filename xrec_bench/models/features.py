@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from xrec_bench._util.ranking import tie_aware_rank
+
 
 class FeatureTask(ABC):
     granularity: ClassVar[str] = ""
@@ -81,9 +83,7 @@ class FeatureTask(ABC):
         target = all_scores[:, self.target].copy()
         all_scores[:, self.exclude] = -np.inf
         all_scores[:, self.target] = -np.inf
-        better = (all_scores > target[:, None]).sum(axis=1)
-        tied_before = (all_scores[:, : self.target] == target[:, None]).sum(axis=1)
-        return target, 1 + better + tied_before
+        return target, tie_aware_rank(all_scores, target, self.target)
 
     def all_scores(self, mask: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Scores of every item ``[B, n_items]`` under each mask row (counted in ``n_evals``)."""

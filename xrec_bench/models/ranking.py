@@ -1,14 +1,18 @@
 """Small helpers the models' training loops share: training sequences, devices, and the
-validation NDCG@10 used for early stopping (the metrics layer is to the right of models, so the
-full metric code in :mod:`xrec_bench.metrics.accuracy` is not imported here)."""
+validation NDCG@10 used for early stopping (computed with the ranks and the NDCG of
+:mod:`xrec_bench._util.ranking`, as the accuracy metric ``ndcg@10`` is)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+
+from xrec_bench._util.ranking import ndcg, tie_aware_rank
 
 
 def resolve_device(device: str) -> torch.device:
@@ -37,12 +41,29 @@ def ndcg_at_k(
         tgt = np.setdiff1d(np.asarray(tgt, dtype=np.int64), np.asarray(exc, dtype=np.int64))
         if tgt.size == 0:
             continue
-        idx = np.arange(s.size)
-        ranks = [1 + int((s > s[t]).sum() + ((s == s[t]) & (idx < t)).sum()) for t in tgt]
-        dcg = sum(1.0 / np.log2(r + 1) for r in ranks if r <= k)
-        idcg = sum(1.0 / np.log2(i + 2) for i in range(min(len(tgt), k)))
-        values.append(dcg / idcg)
+        ranks = np.sort([tie_aware_rank(s, s[t], t) for t in tgt])
+        values.append(ndcg(ranks, tgt.size, k))
     return float(np.mean(values)) if values else 0.0
+
+
+class EarlyStopping:
+    """The best state by a validation score (higher is better), and when to stop: after ``patience``
+    evaluations in a row that did not beat the best (the first evaluation always does)."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = int(patience)
+        self.best = -1.0
+        self.best_state: Any = None
+        self.bad = 0
+
+    def update(self, score: float, state: Callable[[], Any]) -> bool:
+        """Record ``score``; when it is a new best, keep a deep copy of ``state()``. True: stop now."""
+        if score > self.best:
+            self.best, self.bad = score, 0
+            self.best_state = copy.deepcopy(state())
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
 
 
 def subsample_cases(cases, n: int | None, seed: int):

@@ -11,7 +11,6 @@ the softmax (they are masked at evaluation too).
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from typing import Any
@@ -20,7 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xrec_bench.models.ranking import ndcg_at_k, resolve_device, subsample_cases, user_sequences
+from xrec_bench.models.ranking import (
+    EarlyStopping,
+    ndcg_at_k,
+    resolve_device,
+    subsample_cases,
+    user_sequences,
+)
 from xrec_bench.models.tasks import cosine
 from xrec_bench.models.text_base import right_aligned
 
@@ -202,7 +207,7 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
         return ndcg_at_k(np.concatenate(scores) if scores else np.zeros((0, 0)), vtgt, vhist, 10)
 
     log_rows: list[dict[str, Any]] = []
-    best, best_state, bad_epochs, step = -1.0, None, 0, 0
+    stopper, step = EarlyStopping(p["patience"]), 0
     start = time.perf_counter()
     for epoch in range(int(p["max_epochs"])):
         hist, tgt = _pairs(seqs, p["positions_per_user"], rng, max_hist)
@@ -243,18 +248,12 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
             step,
             row["seconds"],
         )
-        if ndcg > best:
-            best, bad_epochs = ndcg, 0
-            best_state = copy.deepcopy(
-                {
-                    "head": head.state_dict(),
-                    "enc": {i: t.detach().clone() for i, t in enumerate(trainable_enc)},
-                }
-            )
-        else:
-            bad_epochs += 1
-        if bad_epochs >= int(p["patience"]) or step >= planned:
+        stop = stopper.update(
+            ndcg, lambda: {"head": head.state_dict(), "enc": {i: t.detach().clone() for i, t in enumerate(trainable_enc)}}
+        )
+        if stop or step >= planned:
             break
+    best_state = stopper.best_state
     if best_state is not None:
         head.load_state_dict(best_state["head"])
         with torch.no_grad():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, fake_catalog
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, fake_catalog
 from xrec_bench.harness.suite import load_suite
 
 

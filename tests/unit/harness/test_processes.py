@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from xrec_bench.harness.fake import FakeStages
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.io import read_json
 
 SCRIPT = """
 import sys
-from xrec_bench.harness.fake import FakeStages, fake_catalog
+from tests.helpers.fake_stages import FakeStages, fake_catalog
 from xrec_bench.harness.runner import run_suite
 from xrec_bench.harness.suite import load_suite
 suite = load_suite(sys.argv[1], catalog=fake_catalog())

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.harness.executor import ProcessPoolExecutor, get_executor
-from xrec_bench.harness.fake import FakeStages
 from xrec_bench.harness.runner import plan, run_suite
 from xrec_bench.harness.suite import ComponentSpec
 from xrec_bench.io import read_json

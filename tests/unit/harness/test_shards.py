@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xrec_bench.harness.fake import FakeStages
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.harness.runner import plan, run_suite, shard_jobs
 from xrec_bench.harness.stages import LoadedData
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xrec_bench.harness.fake import FAKE_SUITE_TOML, fake_catalog
+from tests.helpers.fake_stages import FAKE_SUITE_TOML, fake_catalog
 from xrec_bench.harness.suite import (
     Catalog,
     SuiteError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.cli import main as cli
-from xrec_bench.harness.fake import FakeStages
 from xrec_bench.io import read_json, write_json
 from xrec_bench.leaderboard.gate import GateConfig, calibrate, compare, to_markdown
 from xrec_bench.leaderboard.load import MergeError, load_board

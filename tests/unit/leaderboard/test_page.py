@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.cli import main as cli
-from xrec_bench.harness.fake import FakeStages
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

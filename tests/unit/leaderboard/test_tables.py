@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from xrec_bench.harness.fake import FakeStages
+from tests.helpers.fake_stages import FakeStages
 from xrec_bench.io import read_json, write_json
 from xrec_bench.leaderboard.load import MergeError, load_board, merge, read_record
 from xrec_bench.leaderboard.tables import build_tables

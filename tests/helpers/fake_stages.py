@@ -2,7 +2,7 @@
 
 Every number is a pure function of (names, seeds), with per-user noise, so runs are reproducible
 and a planted change (a slower explainer, a worse one, a failing or NaN cell, an interruption) is
-known exactly. Used by the harness's tests and to try a suite file's grid quickly.
+known exactly. Used by the tests of the harness, the leaderboard and the CI gate script.
 """
 
 from __future__ import annotations
