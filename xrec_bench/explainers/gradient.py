@@ -27,10 +27,10 @@ import torch
 from captum.attr import (
     GradientShap,
     InputXGradient,
-    IntegratedGradients,
     LayerGradientXActivation,
     Saliency,
 )
+from captum.attr._utils.approximation_methods import approximation_parameters
 
 from xrec_bench.explainers._common import (
     DEFAULT_BATCH_SIZE,
@@ -111,12 +111,34 @@ class IntegratedGradientsExplainer(_PathMethod):
     defaults = {"n_steps": 32, "batch_size": DEFAULT_BATCH_SIZE}
 
     def _on_mask(self, task, ones, zeros):
-        ig = IntegratedGradients(mask_forward(task))
-        return ig.attribute(ones, baselines=zeros, n_steps=self.n_steps, internal_batch_size=self.batch_size)
+        return integrated_gradients(mask_forward(task), ones, zeros, n_steps=self.n_steps,
+                                    batch_size=self.batch_size)
 
     @property
     def n_steps(self) -> int:
         return self.params["n_steps"]
+
+
+def integrated_gradients(forward, inputs: torch.Tensor, baselines: torch.Tensor, *, n_steps: int,
+                         batch_size: int) -> torch.Tensor:
+    """captum's ``IntegratedGradients`` (Gauss-Legendre, one input row ``[1, F]``) without its per-call
+    overhead: the same alphas, step sizes and sums, one ``autograd.grad`` of the summed scores per
+    batch of path points instead of captum's per-output gradients and input re-formatting. On the
+    history task a forward takes well under a millisecond, where captum's bookkeeping doubled the
+    time; the values equal captum's (tests/unit/explainers/test_fast_paths.py).
+    """
+    step_sizes_fn, alphas_fn = approximation_parameters("gausslegendre")
+    step_sizes = torch.tensor(step_sizes_fn(n_steps)).float().view(n_steps, 1)
+    alphas = alphas_fn(n_steps)
+    inputs, baselines = inputs.detach(), baselines.detach()
+    scaled = torch.cat([baselines + alpha * (inputs - baselines) for alpha in alphas], dim=0)
+    grads = []
+    with torch.enable_grad():
+        for start in range(0, n_steps, batch_size):
+            chunk = scaled[start : start + batch_size].requires_grad_()
+            grads.append(torch.autograd.grad(forward(chunk).sum(), chunk)[0])
+    total = (torch.cat(grads).contiguous().view(n_steps, -1) * step_sizes).sum(dim=0)
+    return total.view_as(inputs) * (inputs - baselines)
 
 
 class SaliencyExplainer(_LocalMethod):

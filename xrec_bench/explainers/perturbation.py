@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
+import torch
 from captum.attr import FeatureAblation, KernelShap, ShapleyValueSampling
 
 from xrec_bench.explainers._common import (
@@ -18,6 +19,7 @@ from xrec_bench.explainers._common import (
     ConfiguredExplainer,
     full_and_empty,
     mask_forward,
+    score_masks,
     seeded,
 )
 from xrec_bench.models.features import FeatureTask
@@ -46,10 +48,13 @@ class LeaveOneOutExplainer(_MaskPerturbationExplainer):
     name = "leave-one-out"
 
     def _run(self, task, ones, zeros):
-        ablation = FeatureAblation(mask_forward(task))
-        return ablation.attribute(
-            ones, baselines=zeros, perturbations_per_eval=min(self._per_eval(task), task.n_features)
-        )
+        # what captum's FeatureAblation computes (f(x) - f(x without j)), with the F + 1 masks built as
+        # one array and scored in one batch: captum builds them one feature at a time in Python,
+        # which tripled the time of a history explanation (the forward takes well under 1 ms there)
+        n = task.n_features
+        masks = np.vstack([np.ones((1, n)), 1.0 - np.eye(n)]).astype(np.float32)
+        scores = torch.as_tensor(score_masks(task, masks, self._per_eval(task)), dtype=torch.float32)
+        return (scores[0] - scores[1:]).reshape(1, n)
 
 
 class ShapleySamplingExplainer(_MaskPerturbationExplainer):
