@@ -25,10 +25,7 @@ from abc import abstractmethod
 import numpy as np
 import torch
 from captum.attr import (
-    GradientShap,
-    InputXGradient,
     LayerGradientXActivation,
-    Saliency,
 )
 from captum.attr._utils.approximation_methods import approximation_parameters
 
@@ -119,6 +116,13 @@ class IntegratedGradientsExplainer(_PathMethod):
         return self.params["n_steps"]
 
 
+def input_gradient(forward, inputs: torch.Tensor) -> torch.Tensor:
+    """``d forward(inputs).sum() / d inputs`` (rows independent: each row's own gradient)."""
+    with torch.enable_grad():
+        x = inputs.detach().requires_grad_()
+        return torch.autograd.grad(forward(x).sum(), x)[0]
+
+
 def integrated_gradients(forward, inputs: torch.Tensor, baselines: torch.Tensor, *, n_steps: int,
                          batch_size: int) -> torch.Tensor:
     """captum's ``IntegratedGradients`` (Gauss-Legendre, one input row ``[1, F]``) without its per-call
@@ -141,13 +145,34 @@ def integrated_gradients(forward, inputs: torch.Tensor, baselines: torch.Tensor,
     return total.view_as(inputs) * (inputs - baselines)
 
 
+def gradient_shap(forward, inputs: torch.Tensor, baselines: torch.Tensor, *, n_samples: int,
+                  stdevs: float) -> torch.Tensor:
+    """captum's ``GradientShap`` for one input row ``[1, F]`` and one baseline row, without the
+    ``NoiseTunnel`` machinery around it: the same random calls in the same order (the baseline draw
+    ``np.random.choice``, the input noise ``torch.normal``, the path points ``np.random.uniform``), the
+    same gradients (one ``autograd.grad`` of the summed scores) and the same mean. Equal to captum's
+    values up to float rounding (tests/unit/explainers/test_fast_paths.py).
+    """
+    inputs, baselines = inputs.detach(), baselines.detach()
+    np.random.choice(baselines.shape[0], n_samples * inputs.shape[0])  # captum's baseline draw
+    noise = torch.normal(0, torch.tensor(float(stdevs)).repeat((n_samples, *inputs.shape[1:])))
+    noisy = inputs.repeat_interleave(n_samples, dim=0) + noise
+    coefficient = torch.tensor(np.random.uniform(0.0, 1.0, n_samples), dtype=inputs.dtype).view(-1, 1)
+    with torch.enable_grad():
+        scaled = (coefficient * noisy + (1.0 - coefficient) * baselines).requires_grad_()
+        grads = torch.autograd.grad(forward(scaled).sum(), scaled)[0]
+    return ((noisy - baselines) * grads).sum(dim=0, keepdim=True) * (1 / n_samples)
+
+
 class SaliencyExplainer(_LocalMethod):
     """|gradient| of the score at the full input (per word: L2 norm of the word-piece gradients, summed)."""
 
     name = "saliency"
 
     def _on_mask(self, task, ones, zeros):
-        return Saliency(mask_forward(task)).attribute(ones, abs=True)
+        # captum's Saliency(abs=True) is |d score / d mask|: one autograd.grad, written out because
+        # captum's per-call input handling cost more than the history model's forward and backward
+        return input_gradient(mask_forward(task), ones).abs()
 
     def _on_embeddings(self, task):
         input_ids, attention_mask, _ = token_inputs(task)
@@ -162,7 +187,8 @@ class InputXGradientExplainer(_LocalMethod):
     name = "input-x-gradient"
 
     def _on_mask(self, task, ones, zeros):
-        return InputXGradient(mask_forward(task)).attribute(ones)
+        # captum's InputXGradient, written out for the same reason as saliency's
+        return ones.detach() * input_gradient(mask_forward(task), ones)
 
     def _on_embeddings(self, task):
         input_ids, attention_mask, _ = token_inputs(task)
@@ -183,8 +209,7 @@ class GradientShapExplainer(_PathMethod):
     defaults = {"n_samples": 32, "stdevs": 0.0}
 
     def _on_mask(self, task, ones, zeros):
-        gs = GradientShap(mask_forward(task))
-        return gs.attribute(ones, baselines=zeros, n_samples=self.n_samples, stdevs=self.stdevs)
+        return gradient_shap(mask_forward(task), ones, zeros, n_samples=self.n_samples, stdevs=self.stdevs)
 
     @property
     def n_samples(self) -> int:

@@ -92,3 +92,34 @@ def test_kernel_shap_equals_captum(n_features, seed, n_samples, batch_size):
             ones, baselines=zeros, n_samples=n_samples, perturbations_per_eval=batch_size)
     np.testing.assert_allclose(exp.scores, theirs.double().numpy().reshape(-1), rtol=1e-4, atol=1e-5)
     assert exp.n_evals == n_samples
+
+
+@pytest.mark.parametrize(("n_features", "seed"), [(1, 0), (5, 1), (23, 2)])
+@pytest.mark.parametrize(("n_samples", "stdevs"), [(1, 0.0), (16, 0.0), (9, 0.3)])
+def test_gradient_shap_equals_captum(n_features, seed, n_samples, stdevs):
+    from captum.attr import GradientShap
+
+    from xrec_bench.explainers._common import seeded
+
+    task = CurvedTask(n_features, seed)
+    exp = get_explainer("gradient-shap", n_samples=n_samples, stdevs=stdevs).explain_task(task, seed=5)
+    ones, zeros = full_and_empty(task)
+    with seeded(np.random.default_rng(5)):
+        theirs = GradientShap(mask_forward(task)).attribute(
+            ones.requires_grad_(), baselines=zeros, n_samples=n_samples, stdevs=stdevs)
+    np.testing.assert_allclose(exp.scores, theirs.detach().double().numpy().reshape(-1), rtol=1e-5, atol=1e-6)
+    assert exp.n_evals == n_samples
+
+
+@pytest.mark.parametrize(("n_features", "seed"), [(1, 0), (23, 2)])
+def test_saliency_and_input_x_gradient_equal_captum(n_features, seed):
+    from captum.attr import InputXGradient, Saliency
+
+    task = CurvedTask(n_features, seed)
+    ones, _ = full_and_empty(task)
+    sal = get_explainer("saliency").explain_task(task, seed=0).scores
+    ixg = get_explainer("input-x-gradient").explain_task(task, seed=0).scores
+    theirs_sal = Saliency(mask_forward(task)).attribute(ones.clone().requires_grad_(), abs=True)
+    theirs_ixg = InputXGradient(mask_forward(task)).attribute(ones.clone().requires_grad_())
+    np.testing.assert_allclose(sal, theirs_sal.detach().double().numpy().reshape(-1), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ixg, theirs_ixg.detach().double().numpy().reshape(-1), rtol=1e-6, atol=1e-7)
