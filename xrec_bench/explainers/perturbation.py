@@ -15,7 +15,6 @@ import torch
 from captum._utils.models.linear_model import SkLearnLinearRegression
 from captum.attr import FeatureAblation
 from torch.distributions.categorical import Categorical
-from torch.utils.data import DataLoader, TensorDataset
 
 from xrec_bench.explainers._common import (
     DEFAULT_BATCH_SIZE,
@@ -145,5 +144,7 @@ def kernel_shap(task: FeatureTask, n_samples: int, batch_size: int) -> torch.Ten
     weights = torch.where((kept == 0) | (kept == n), _ENDPOINT_WEIGHT, 1.0).to(torch.float32)
     scores = torch.as_tensor(score_masks(task, rows.numpy(), batch_size), dtype=torch.float32)
     surrogate = SkLearnLinearRegression()
-    surrogate.fit(DataLoader(TensorDataset(rows, scores, weights), batch_size=len(rows)))
+    # captum wraps the samples in a DataLoader that its trainer exhausts into one batch; the batch
+    # itself skips collating every sample one by one (the same arrays reach sklearn)
+    surrogate.fit([(rows, scores, weights)])
     return surrogate.representation().reshape(1, n)
