@@ -99,21 +99,33 @@ class KernelShapExplainer(_MaskPerturbationExplainer):
 
     name = "kernel-shap"
     stochastic = True
-    defaults = {"n_samples": 200, "batch_size": DEFAULT_BATCH_SIZE}
+    #: draws = "captum": captum's random stream, one coalition at a time (the values of version 2);
+    #: "batched": the same distribution drawn in two calls (other draws, so other values; about half
+    #: the time of a history explanation, where the per-sample draws cost as much as the model)
+    defaults = {"n_samples": 200, "batch_size": DEFAULT_BATCH_SIZE, "draws": "captum"}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.params["draws"] not in DRAWS:
+            raise ValueError(f"The 'draws' parameter of kernel-shap must be one of {DRAWS}. "
+                             f"Got {self.params['draws']!r} instead.")
 
     def _run(self, task, ones, zeros):
         if task.n_features == 1:
             # captum's coalition-size distribution is undefined for one feature (0/0); the Shapley
             # value of a lone feature is exactly f(x) - f(baseline), which is what ablation gives
             return FeatureAblation(mask_forward(task)).attribute(ones, baselines=zeros)
-        return kernel_shap(task, self.params["n_samples"], self._per_eval(task))
+        return kernel_shap(task, self.params["n_samples"], self._per_eval(task), draws=self.params["draws"])
 
 
 #: captum's KernelShap weight of the all-present and all-removed coalitions (``inf_weight``)
 _ENDPOINT_WEIGHT = 1_000_000.0
 
 
-def kernel_shap(task: FeatureTask, n_samples: int, batch_size: int) -> torch.Tensor:
+DRAWS = ("captum", "batched")
+
+
+def kernel_shap(task: FeatureTask, n_samples: int, batch_size: int, *, draws: str = "captum") -> torch.Tensor:
     """captum's ``KernelShap`` on the feature mask (F >= 2), its per-sample Python work vectorised.
 
     The same coalitions as captum's ``kernel_shap_perturb_generator`` (the full and the empty mask,
@@ -131,11 +143,13 @@ def kernel_shap(task: FeatureTask, n_samples: int, batch_size: int) -> torch.Ten
     probs[0] = 0.0
     probs_2d = Categorical(probs).probs.reshape(-1, n)  # normalised, as Categorical.sample() draws
     n_random = max(n_samples - 2, 0)
-    counts = torch.empty(n_random, dtype=torch.long)
-    noise = torch.empty(n_random, n)
-    for i in range(n_random):  # interleaved draws: the same random stream as captum's generator
-        counts[i] = torch.multinomial(probs_2d, 1, True)[0, 0]
-        noise[i] = torch.randn(1, n)[0]
+    if draws == "batched" or n_random == 0:
+        counts = torch.multinomial(probs_2d, n_random, True).reshape(-1) if n_random else torch.zeros(0).long()
+        noise = torch.randn(n_random, n)
+    else:  # interleaved draws: the same random stream as captum's generator
+        drawn = [(torch.multinomial(probs_2d, 1, True), torch.randn(1, n)) for _ in range(n_random)]
+        counts = torch.cat([c for c, _ in drawn]).reshape(-1)
+        noise = torch.cat([r for _, r in drawn])
     # captum keeps the entries above the (F - k)-th smallest value: the k largest
     threshold = torch.sort(noise, dim=1).values.gather(1, (n - counts - 1).clamp_min(0)[:, None])
     random_rows = (noise > threshold).to(torch.float32)

@@ -123,3 +123,16 @@ def test_saliency_and_input_x_gradient_equal_captum(n_features, seed):
     theirs_ixg = InputXGradient(mask_forward(task)).attribute(ones.clone().requires_grad_())
     np.testing.assert_allclose(sal, theirs_sal.detach().double().numpy().reshape(-1), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(ixg, theirs_ixg.detach().double().numpy().reshape(-1), rtol=1e-6, atol=1e-7)
+
+
+def test_kernel_shap_batched_draws_estimate_the_same_shapley_values():
+    from xrec_bench.explainers.exact_shapley import coalitions, shapley_matrix
+
+    task = CurvedTask(6, 3)
+    masks = coalitions(6)
+    exact = task.forward(masks).double().numpy() @ shapley_matrix(masks)
+    for draws in ("captum", "batched"):
+        exp = get_explainer("kernel-shap", n_samples=4000, draws=draws).explain_task(task, seed=1)
+        np.testing.assert_allclose(exp.scores, exact, atol=0.05 * np.abs(exact).max())
+    with pytest.raises(ValueError, match="draws"):
+        get_explainer("kernel-shap", draws="fast")
