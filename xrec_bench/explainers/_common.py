@@ -77,7 +77,13 @@ def seeded(rng: np.random.Generator) -> Iterator[None]:
     np_state = np.random.get_state()
     py_state = random.getstate()
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if devices or _other_accelerator():
+            torch.manual_seed(seed)
+        else:
+            # the CPU generator is the only one in use: torch.manual_seed would also queue lazy
+            # seeding calls for CUDA, XPU and MTIA, each recording a stack trace (about a millisecond,
+            # as much as a whole history-level saliency explanation); the random streams are the same
+            torch.default_generator.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
         try:
@@ -85,6 +91,11 @@ def seeded(rng: np.random.Generator) -> Iterator[None]:
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)
+
+
+def _other_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
 
 def check_finite(scores: torch.Tensor, what: str) -> torch.Tensor:

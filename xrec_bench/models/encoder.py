@@ -139,11 +139,15 @@ class TextEncoder(nn.Module):
         )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Mean-pooled last hidden states ``[B, H]`` (all layers).
 
         An integer (or bool) ``attention_mask`` is BERT's own; a floating one is a soft word presence
-        in [0, 1] (:meth:`soft_forward`), equal to BERT's at 0/1 values.
+        in [0, 1] (:meth:`soft_forward`), equal to BERT's at 0/1 values. ``position_ids`` (binary
+        masks only) place the tokens at other positions than ``0..T-1``: how a text with word-pieces
+        left out is encoded as if they were only masked (:mod:`xrec_bench.models.masked_items`).
         """
         if attention_mask.is_floating_point() and (self.causal or self.pooling != "mean"):
             raise ValueError(
@@ -152,10 +156,15 @@ class TextEncoder(nn.Module):
                 "with a binary attention mask (perturbation explainers, saliency, input x gradient) instead."
             )
         if attention_mask.is_floating_point():
+            if position_ids is not None:
+                raise ValueError("position_ids apply to binary attention masks only, not to a soft presence")
             return self.soft_forward(input_ids, attention_mask)
         if self.causal or self.pooling != "mean":
+            if position_ids is not None:
+                raise ValueError("position_ids apply to mean-pooled bidirectional encoders only")
             return self._pooled_forward(input_ids, attention_mask)
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        extra = {} if position_ids is None else {"position_ids": position_ids}
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra)
         return mean_pool(out.last_hidden_state, attention_mask)
 
     def _pooled_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -167,6 +176,20 @@ class TextEncoder(nn.Module):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         pool = last_token_pool if self.pooling == "last" else mean_pool
         return pool(out.last_hidden_state, attention_mask)
+
+    @property
+    def absolute_positions(self) -> bool:
+        """Whether the model adds learned absolute position embeddings looked up by ``position_ids``
+        (BERT-like, mean-pooled, bidirectional), so that a token keeps its meaning when the tokens before
+        it are left out of the sequence and its position id is kept."""
+        config = self.model.config
+        embeddings = getattr(self.model, "embeddings", None)
+        return (
+            not self.causal and self.pooling == "mean"
+            and getattr(config, "model_type", "") in ("bert",)
+            and getattr(config, "position_embedding_type", "absolute") == "absolute"
+            and hasattr(embeddings, "position_embeddings")
+        )
 
     def soft_forward(self, input_ids: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
         """The forward pass with a soft presence ``alpha in [0, 1]`` per token ``[B, T]``, differentiable in it.

@@ -8,13 +8,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from xrec_bench.models.features import FeatureTask
+from xrec_bench.models.masked_items import ItemVectorCache, masked_item_vectors
+
+#: score token masks the version-2 way (see :func:`_v2_token_path`); benchmark and tests only
+_V2_PATH = False
+
+
+@contextmanager
+def _v2_token_path() -> Iterator[None]:
+    """Within the block, token tasks score masks as version 2 did: no deduplication, no cache, every
+    row encoded at full width. Only for the side-by-side benchmark and the equivalence tests."""
+    global _V2_PATH
+    before, _V2_PATH = _V2_PATH, True
+    try:
+        yield
+    finally:
+        _V2_PATH = before
 
 #: ``user_fn(items [B, L, D], weights [B, L]) -> (user vectors [B, D], attention [B, L] or None)``
 UserFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -100,6 +117,8 @@ class TokenTask(FeatureTask):
         user_vector: torch.Tensor,
         other_scores: torch.Tensor,
         exclude: np.ndarray,
+        item_cache: ItemVectorCache | None = None,
+        compact: bool = False,
     ) -> None:
         enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="pt")
         feature_of_token, labels = self._features(enc, text)
@@ -114,6 +133,9 @@ class TokenTask(FeatureTask):
         self.input_ids = enc["input_ids"]
         self.word_of_token = torch.tensor(feature_of_token, dtype=torch.long)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._pad_id = int(pad_id)
+        self._item_cache = item_cache
+        self._compact = bool(compact)
         self.baseline_ids = torch.where(
             self.word_of_token >= 0, torch.tensor(pad_id), self.input_ids[0]
         ).unsqueeze(0)
@@ -146,9 +168,20 @@ class TokenTask(FeatureTask):
         return tok
 
     def _forward(self, mask: torch.Tensor) -> torch.Tensor:
+        tok = (self.token_mask(mask) > 0.5).long()  # binary at this granularity
+        if _V2_PATH:
+            return self._forward_v2(tok)
+        # each distinct mask encoded once per model (shared by every explainer and metric of the
+        # text), removed word-pieces left out of the sequence: equal to _forward_v2 up to rounding
+        items = masked_item_vectors(self._item_fn, self.input_ids, tok, cache=self._item_cache,
+                                    compact=self._compact, pad_id=self._pad_id)
+        return cosine(items, self._u)[:, 0]
+
+    def _forward_v2(self, tok: torch.Tensor) -> torch.Tensor:
+        """The version-2 path (every mask row re-encoded at full width), kept for the benchmark and
+        the equivalence tests only."""
         with torch.no_grad():
-            tok = (self.token_mask(mask) > 0.5).long()  # binary at this granularity
-            return self.forward_ids(self.input_ids.expand(mask.shape[0], -1), tok)
+            return self.forward_ids(self.input_ids.expand(tok.shape[0], -1), tok)
 
     def _all_scores(self, mask: torch.Tensor) -> torch.Tensor:
         scores = self._others.unsqueeze(0).repeat(mask.shape[0], 1)

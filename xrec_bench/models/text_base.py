@@ -8,6 +8,7 @@ history item vectors -> user vector) and ``_learned_modules`` (re-initialised by
 from __future__ import annotations
 
 import copy
+import inspect
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from xrec_bench.datasets.fields import FieldSpan, item_fields
 from xrec_bench.models.base import NotFittedError, Recommender
 from xrec_bench.models.encoder import TextEncoder, encode_all
+from xrec_bench.models.masked_items import ItemVectorCache
 from xrec_bench.models.tasks import FieldTask, HistoryTask, TokenTask, cosine
 
 
@@ -56,7 +58,9 @@ class TextRecommender(Recommender):
     # ---- to provide ---------------------------------------------------------------------------
     @abstractmethod
     def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Item vectors from token ids and an attention mask."""
+        """Item vectors from token ids and an attention mask (an optional third argument
+        ``position_ids``, passed to the encoder, lets token tasks leave removed word-pieces out of
+        the sequence: :mod:`xrec_bench.models.masked_items`)."""
 
     @abstractmethod
     def _user_fn(
@@ -167,6 +171,7 @@ class TextRecommender(Recommender):
                         "xrec_bench/datasets/fields.py), so there is nothing to explain at the fields granularity."
                     )
                 task_cls, extra = FieldTask, {"fields": self.item_fields_[target]}
+            cache, compact = self._masked_items()
             return task_cls(
                 **extra,
                 user=user,
@@ -179,15 +184,35 @@ class TextRecommender(Recommender):
                 user_vector=u,
                 other_scores=others,
                 exclude=exclude,
+                item_cache=cache,
+                compact=compact,
             )
         raise ValueError(
             f"Unknown granularity {granularity!r}; expected one of {self.explainable_granularities}."
         )
 
+    def _masked_items(self) -> tuple[ItemVectorCache, bool]:
+        """The cache of masked item vectors shared by this model's token tasks, and whether removed
+        word-pieces may be left out of the sequence (``position_ids`` accepted, absolute positions).
+
+        The cache belongs to the current item embeddings: a new ``item_emb_`` (fit, load, a
+        randomised copy) means new weights, so it starts empty again.
+        """
+        owner = getattr(self, "_masked_cache_owner", None)
+        if owner is not self.item_emb_ or getattr(self, "_masked_cache", None) is None:
+            self._masked_cache = ItemVectorCache()
+            self._masked_cache_owner = self.item_emb_
+        compact = self.encoder_.absolute_positions and _takes_position_ids(self._item_fn)
+        return self._masked_cache, compact
+
     def randomized(self, seed: int) -> TextRecommender:
         """A copy with the encoder and the learned head re-initialised, item embeddings re-encoded."""
         self._check_fitted()
-        clone = copy.deepcopy(self)
+        kept = {k: self.__dict__.pop(k) for k in ("_masked_cache", "_masked_cache_owner") if k in self.__dict__}
+        try:
+            clone = copy.deepcopy(self)  # without the cache: its vectors are the trained weights'
+        finally:
+            self.__dict__.update(kept)
         clone.encoder_.reinitialize(seed)
         clone._reinitialize_learned(seed)
         clone.item_emb_ = clone.encode_items()
@@ -207,3 +232,10 @@ class TextRecommender(Recommender):
         ]
         return {"item_texts": self.item_texts_, "item_labels": self.item_labels_, "n_users": self.n_users_,
                 "item_fields": fields}
+
+
+def _takes_position_ids(fn) -> bool:
+    try:
+        return "position_ids" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

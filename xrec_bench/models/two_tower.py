@@ -96,8 +96,8 @@ class BertTwoTower(TextRecommender):
         self.n_users_ = int(n_users)
 
     # ---- the towers -------------------------------------------------------------------------------
-    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head_.item_proj(self.encoder_(input_ids, attention_mask))
+    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids=None) -> torch.Tensor:
+        return self.head_.item_proj(self.encoder_(input_ids, attention_mask, position_ids))
 
     def _user_fn(self, items: torch.Tensor, weights: torch.Tensor):
         return self.head_.user_tower(items, weights)

@@ -43,8 +43,8 @@ class ZeroShotText(TextRecommender):
         self.item_labels_ = list(labels)
         self.n_users_ = int(n_users)
 
-    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.encoder_(input_ids, attention_mask), dim=-1, eps=1e-12)
+    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids=None) -> torch.Tensor:
+        return F.normalize(self.encoder_(input_ids, attention_mask, position_ids), dim=-1, eps=1e-12)
 
     def _user_fn(self, items: torch.Tensor, weights: torch.Tensor):
         w = weights.to(items.dtype)
