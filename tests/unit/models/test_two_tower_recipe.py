@@ -73,13 +73,13 @@ def test_item_ids_explain_at_both_granularities(id_model, case):
     history = id_model.feature_task("history", user=user, history=hist, target=target)
     tokens = id_model.feature_task("tokens", user=user, history=hist, target=target)
     # the full mask is the model's own score at both granularities (the token task includes the ID part)
-    assert float(history.forward(history.full_mask())[0]) == pytest.approx(float(expected), abs=1e-5)
+    assert float(history.forward(history.full_mask())[0].detach()) == pytest.approx(float(expected), abs=1e-5)
     assert float(tokens.forward(tokens.full_mask())[0]) == pytest.approx(float(expected), abs=1e-5)
     # removing a history item removes it, ID vector and all: the model run without it
     without = id_model.score(np.array([user]), [hist[1:]])[0, target]
     mask = history.full_mask()
     mask[0, 0] = 0.0
-    assert float(history.forward(mask)[0]) == pytest.approx(float(without), abs=1e-5)
+    assert float(history.forward(mask)[0].detach()) == pytest.approx(float(without), abs=1e-5)
     # removing every word leaves the ID vector: the token features explain the text part only
     ids = id_model.head_.item_ids
     empty = tokens.forward(torch.zeros(1, tokens.n_features))
