@@ -72,6 +72,10 @@ class TextRecommender(Recommender):
     def _reinitialize_learned(self, seed: int) -> None:
         """Re-initialise the learned weights (for the model-randomisation sanity check)."""
 
+    def _target_item_fn(self, target: int):
+        """The item tower that token-level explanations of ``target`` run (default: ``_item_fn``)."""
+        return self._item_fn
+
     @property
     def max_history(self) -> int:
         return int(self.params["max_history"])
@@ -179,7 +183,7 @@ class TextRecommender(Recommender):
                 text=self.item_texts_[target],
                 tokenizer=self.encoder_.tokenizer,
                 max_length=self.encoder_.max_length,
-                item_fn=self._item_fn,
+                item_fn=self._target_item_fn(target),
                 embedding_layer=self.encoder_.word_embeddings,
                 user_vector=u,
                 other_scores=others,

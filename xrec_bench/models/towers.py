@@ -1,5 +1,6 @@
-"""The learned parts of the two-tower model on top of the encoder: the item projection and the
-user tower (attention pooling over weighted history items, with a learned empty-history slot).
+"""The learned parts of the two-tower model on top of the encoder: the item projection, an optional
+collaborative item-ID embedding added to it, and the user tower (attention pooling over weighted
+history items, with a learned empty-history slot).
 """
 
 from __future__ import annotations
@@ -90,14 +91,52 @@ class UserTower(nn.Module):
         return self.mlp(pooled), alpha
 
 
-class TwoTowerHead(nn.Module):
-    """Item projection and user tower: everything the two-tower model learns besides the encoder."""
+class ItemIdEmbedding(nn.Module):
+    """A learned vector per item, added to the item's text vector (zero at initialisation).
 
-    def __init__(self, dim: int, max_history: int) -> None:
+    Only items marked ``active`` (enough training interactions) have one: the others' rows are held
+    at exactly zero (their output is multiplied by 0, so they get no gradient either), so an item
+    that is cold in training is represented by its text alone.
+    """
+
+    def __init__(self, n_items: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_items, dim))
+        self.register_buffer("active", torch.zeros(n_items))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.weight)
+
+    def set_active(self, active: torch.Tensor) -> None:
+        self.active.copy_(active.to(self.active.dtype))
+
+    def forward(self, items: torch.Tensor) -> torch.Tensor:
+        return self.weight[items] * self.active[items].unsqueeze(-1)
+
+
+class TwoTowerHead(nn.Module):
+    """Item projection, optional item-ID embedding and user tower: everything the two-tower model
+    learns besides the encoder."""
+
+    def __init__(self, dim: int, max_history: int, n_items: int | None = None) -> None:
         super().__init__()
         self.item_proj = ResidualMLP(dim)
         self.user_tower = UserTower(dim, max_history)
+        self.item_ids = ItemIdEmbedding(n_items, dim) if n_items is not None else None
+
+    def item_vectors(self, pooled: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Item vectors from pooled encoder outputs ``[N, H]`` of the items ``items [N]`` (their
+        indices; needed with the item-ID embedding, ignored without)."""
+        out = self.item_proj(pooled)
+        if self.item_ids is not None:
+            if items is None:
+                raise ValueError("This head has item-ID embeddings: pass the item indices of the pooled rows.")
+            out = out + self.item_ids(items).to(out.dtype)
+        return out
 
     def reset_parameters(self) -> None:
         self.item_proj.reset_parameters()
         self.user_tower.reset_parameters()
+        if self.item_ids is not None:
+            self.item_ids.reset_parameters()

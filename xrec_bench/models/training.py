@@ -7,6 +7,11 @@ of pooled encoder outputs (detached; the projection and the user tower still get
 the softmax runs over the whole catalogue using the same cache for non-target items (or only over
 the in-batch targets with ``negatives="in-batch"``). Items the user already has are masked out of
 the softmax (they are masked at evaluation too).
+
+With ``item_ids=True`` each item with at least ``id_min_count`` training interactions also learns a
+free vector added to its text vector (its own learning rate ``id_lr``); other items keep the text
+vector alone. Only ``split.train`` trains; early stopping reads ``split.cases("valid")`` only (the
+test split is never seen here).
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ def _step_loss(head, cache, hidx, hw, targets, p, gen, device) -> torch.Tensor:
         base = base.index_put(
             (torch.searchsorted(items, fresh),), cache.pooled_for(fresh.cpu()).to(base.dtype)
         )
-    emb = head.item_proj(base)  # [U, D]
+    emb = head.item_vectors(base, items)  # [U, D]
     u, _ = head.user_tower(emb[torch.searchsorted(items, hidx)], hw)
     logits = cosine(u.float(), emb.float()) / float(p["temperature"])
     logits = logits.masked_fill(_seen_mask(hidx, hw, items, targets), float("-inf"))
@@ -181,6 +186,10 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
                 trainable_enc.append(prm)
 
     cache = _ItemEncoderCache(enc, model.item_texts_, k, device, progress)
+    all_items = torch.arange(cache.pooled.shape[0], device=device)
+    if head.item_ids is not None:
+        counts = np.bincount(split.train["item"].to_numpy(np.int64), minlength=len(all_items))
+        head.item_ids.set_active(torch.from_numpy(counts >= int(p["id_min_count"])))
     seqs = user_sequences(split.train)
     vusers, vhist, vtgt = subsample_cases(split.cases("valid"), p["valid_users"], seed)
     batch, accum, max_hist = int(p["batch_size"]), int(p["grad_accum"]), int(p["max_history"])
@@ -189,7 +198,10 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
     planned = steps_per_epoch * int(p["max_epochs"])
     if p["max_steps"] is not None:
         planned = min(planned, int(p["max_steps"]))
-    groups = [{"params": list(head.parameters()), "lr": float(p["lr"])}]
+    id_params = [] if head.item_ids is None else list(head.item_ids.parameters())
+    groups = [{"params": [q for q in head.parameters() if all(q is not r for r in id_params)], "lr": float(p["lr"])}]
+    if id_params:
+        groups.append({"params": id_params, "lr": float(p["lr"] if p["id_lr"] is None else p["id_lr"])})
     if trainable_enc:
         groups.append({"params": trainable_enc, "lr": float(p["encoder_lr"])})
     opt = torch.optim.AdamW(groups, weight_decay=float(p["weight_decay"]))
@@ -198,7 +210,7 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
 
     def evaluate() -> float:
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            items = head.item_proj(cache.refresh()).float()
+            items = head.item_vectors(cache.refresh(), all_items).float()
             idx, w = right_aligned(vhist, max_hist)
             scores = []
             for s in range(0, len(vhist), 512):
@@ -260,7 +272,7 @@ def train_two_tower(model, split, *, seed: int, progress: bool = False) -> list[
             for i, t in enumerate(trainable_enc):
                 t.copy_(best_state["enc"][i])
     with torch.no_grad():  # final item cache in float32, from the cached lower layers (no re-encoding)
-        model.item_emb_ = head.item_proj(cache.refresh().float()).float().cpu()
+        model.item_emb_ = head.item_vectors(cache.refresh().float(), all_items).float().cpu()
     for prm in enc.parameters():
         prm.requires_grad_(True)  # the pretrained model's default: gradient explainers may need it
     enc.to("cpu")

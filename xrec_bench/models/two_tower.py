@@ -5,6 +5,13 @@ User tower: attention pooling over the item vectors of the last ``max_history`` 
 each with a weight in [0, 1] (0 = absent), plus a learned empty-history slot; then an MLP
 (:class:`~xrec_bench.models.towers.UserTower`). Training is in :mod:`xrec_bench.models.training`.
 
+Optionally (``item_ids=True``) each item seen in training also has a learned collaborative vector
+added to its text vector: ``item(c) = proj(enc(text_c)) + id_c``; items with fewer than
+``id_min_count`` training interactions have ``id_c = 0`` and rely on their text. Token-level
+explanations then cover the text part only: removing every word of the target leaves ``id_c``
+(the word features explain ``proj(enc(text_c))``, the part that depends on the words).
+History-level explanations are unchanged (a removed history item is absent, ID part and all).
+
 After ``fit`` every item vector is cached (``item_emb_``), so scoring and history-level
 explanations never run the encoder; the model lives on the CPU after training.
 """
@@ -45,13 +52,17 @@ DEFAULTS: dict[str, Any] = {
     "positions_per_user": 16,  # prefix->next pairs sampled per user and epoch (None: all)
     "valid_users": 2000,  # validation cases used for early stopping (None: all)
     "device": "auto",
+    # a learned collaborative vector per item, added to its text vector (False: text only)
+    "item_ids": False,
+    "id_lr": None,  # learning rate of the item-ID vectors (None: lr)
+    "id_min_count": 1,  # training interactions an item needs to get an ID vector (else text only)
 }
 
 
 class BertTwoTower(TextRecommender):
     name = "bert-two-tower"
     #: bump when a change to this code changes what a checkpoint contains or means
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
 
     defaults = DEFAULTS
     constraints = {
@@ -62,6 +73,7 @@ class BertTwoTower(TextRecommender):
         "weight_decay": (Real(0),), "warmup": (Real(0, 1),), "max_epochs": (Int(1), "auto"),
         "max_steps": (Int(1), None), "patience": (Int(1),), "positions_per_user": (Int(1), None),
         "valid_users": (Int(1), None), "device": (Text(),),
+        "item_ids": (True, False), "id_lr": (Real(0, low_open=True), None), "id_min_count": (Int(1),),
     }
 
     @classmethod
@@ -90,7 +102,11 @@ class BertTwoTower(TextRecommender):
         self.encoder_ = TextEncoder.from_pretrained(
             self.params["encoder"], max_length=self.params["max_length"]
         )
-        self.head_ = TwoTowerHead(self.encoder_.hidden_size, int(self.params["max_history"]))
+        self.head_ = TwoTowerHead(
+            self.encoder_.hidden_size,
+            int(self.params["max_history"]),
+            len(texts) if self.params.get("item_ids") else None,
+        )
         self.item_texts_ = list(texts)
         self.item_labels_ = list(labels)
         self.n_users_ = int(n_users)
@@ -102,6 +118,24 @@ class BertTwoTower(TextRecommender):
     def _user_fn(self, items: torch.Tensor, weights: torch.Tensor):
         return self.head_.user_tower(items, weights)
 
+    def _target_item_fn(self, target: int):
+        """The item tower of ``target`` as a function of its tokens: text part plus its ID vector."""
+        if self.head_.item_ids is None:
+            return self._item_fn
+        id_vector = self.head_.item_ids(torch.tensor([int(target)])).detach()
+
+        def item_fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self._item_fn(input_ids, attention_mask) + id_vector
+
+        return item_fn
+
+    def encode_items(self, *, progress: bool = False, batch_size: int = 256) -> torch.Tensor:
+        text = super().encode_items(progress=progress, batch_size=batch_size)
+        if self.head_.item_ids is None:
+            return text
+        with torch.no_grad():
+            return text + self.head_.item_ids(torch.arange(text.shape[0])).float()
+
     def _reinitialize_learned(self, seed: int) -> None:
         torch.manual_seed(seed)
         for module in self.head_.modules():
@@ -110,6 +144,12 @@ class BertTwoTower(TextRecommender):
         tower = self.head_.user_tower
         for p in (tower.query, tower.position_bias, tower.null_value):
             nn.init.normal_(p, std=1.0)
+        ids = self.head_.item_ids
+        if ids is not None:  # random vectors of the trained ones' scale (inactive rows stay 0)
+            with torch.no_grad():
+                active = ids.weight[ids.active > 0]
+                scale = float(active.std()) if active.numel() > 1 else 1.0
+                nn.init.normal_(ids.weight, std=scale or 1.0)
 
     # ---- checkpoint -------------------------------------------------------------------------------
     def _state_tensors(self) -> dict[str, torch.Tensor]:
