@@ -59,7 +59,7 @@ def token_setup():
 def _cold(model) -> None:
     from xrec_bench.metrics import sanity
 
-    model._masked_cache = None
+    model.__dict__.pop("_scope_cache", None)
     sanity._RANDOMIZED.pop(model, None)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +160,8 @@ def evaluate_explainer(
         if not expl.ok:
             continue
         try:
-            ref = _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i)
+            with _reuse_scope(model):  # one request's metrics share masked item vectors; nothing else does
+                ref = _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i)
         except (ValueError, KeyError, IndexError) as exc:
             log.warning("metrics skipped for user %s target %s: %s", req.user, req.target, exc)
             skipped.append((req.user, f"metrics: {exc}"))
@@ -210,6 +212,11 @@ def applicable(stages: list[Any], model: Recommender, granularity: str, *, reque
                              f"{getattr(model, 'name', type(model).__name__)!r} at {granularity!r} granularity; "
                              "drop them or explain a model they apply to.")
     return out
+
+
+def _reuse_scope(model):
+    scope = getattr(model, "reuse_scope", None)
+    return scope() if scope is not None else nullcontext()
 
 
 def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:

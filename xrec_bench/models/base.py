@@ -9,7 +9,8 @@ definition of the features of one recommendation and of what removing a feature 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -137,6 +138,13 @@ class Recommender(ABC):
             f"Model {self.name!r} cannot be explained (it supports no granularity); "
             "explain 'bert-two-tower' or 'zero-shot-text' instead."
         )
+
+    @contextmanager
+    def reuse_scope(self) -> Iterator[None]:
+        """A block within which the model may reuse what it computed (e.g. masked item vectors); one
+        request's metrics run inside one. Outside it a model reuses nothing across calls, so that values
+        never depend on what ran before and timed explanations pay for their own evaluations."""
+        yield
 
     def randomized(self, seed: int) -> Recommender:
         """A copy whose learned weights are re-initialised (for the model-randomisation sanity check)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import inspect
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -195,24 +196,33 @@ class TextRecommender(Recommender):
             f"Unknown granularity {granularity!r}; expected one of {self.explainable_granularities}."
         )
 
-    def _masked_items(self) -> tuple[ItemVectorCache, bool]:
-        """The cache of masked item vectors shared by this model's token tasks, and whether removed
-        word-pieces may be left out of the sequence (``position_ids`` accepted, absolute positions).
-
-        The cache belongs to the current item embeddings: a new ``item_emb_`` (fit, load, a
-        randomised copy) means new weights, so it starts empty again.
-        """
-        owner = getattr(self, "_masked_cache_owner", None)
-        if owner is not self.item_emb_ or getattr(self, "_masked_cache", None) is None:
-            self._masked_cache = ItemVectorCache()
-            self._masked_cache_owner = self.item_emb_
+    def _masked_items(self) -> tuple[ItemVectorCache | None, bool]:
+        """The cache of masked item vectors in force (None outside :meth:`reuse_scope`), and whether removed
+        word-pieces may be left out of the sequence (``position_ids`` accepted, absolute positions)."""
         compact = self.encoder_.absolute_positions and _takes_position_ids(self._item_fn)
-        return self._masked_cache, compact
+        return self.__dict__.get("_scope_cache"), compact
+
+    @contextmanager
+    def reuse_scope(self) -> Iterator[None]:
+        """Within this block, token tasks share masked item vectors (one request's metrics score the same
+        text under many of the same masks); outside it nothing is reused.
+
+        The scope is deliberately narrow. A value never depends on what was computed before for other
+        requests, cells or explainers (vectors encoded in another batch differ in the last bits), so whole,
+        sharded and resumed runs agree bit for bit; and an explanation, which is timed, always pays for its
+        own model evaluations, never for a cache filled by an earlier explainer or by the timing probe's
+        repeats."""
+        previous = self.__dict__.get("_scope_cache")
+        self._scope_cache = ItemVectorCache()
+        try:
+            yield
+        finally:
+            self._scope_cache = previous
 
     def randomized(self, seed: int) -> TextRecommender:
         """A copy with the encoder and the learned head re-initialised, item embeddings re-encoded."""
         self._check_fitted()
-        kept = {k: self.__dict__.pop(k) for k in ("_masked_cache", "_masked_cache_owner") if k in self.__dict__}
+        kept = {k: self.__dict__.pop(k) for k in ("_scope_cache",) if k in self.__dict__}
         try:
             clone = copy.deepcopy(self)  # without the cache: its vectors are the trained weights'
         finally:

@@ -51,19 +51,45 @@ def test_forward_equals_v2_path(models, tiny, name):
         assert np.abs(new_rank - old_rank).max() <= 1
 
 
-def test_cache_is_shared_by_tasks_and_reset_by_randomized(models, tiny):
+def test_vectors_are_reused_only_inside_a_reuse_scope(models, tiny):
     model = models["bert-two-tower"]
-    first = next(_tasks(model, tiny[1], 1))
-    cache = model._masked_items()[0]
-    first.forward(np.ones((3, first.n_features), np.float32))
-    size = len(cache)
-    again = next(_tasks(model, tiny[1], 1))
-    hits = cache.hits
-    again.forward(np.ones((1, again.n_features), np.float32))
-    assert cache.hits == hits + 1 and len(cache) == size
-    rand = model.randomized(seed=1)
-    assert rand._masked_items()[0] is not cache
-    assert model._masked_items()[0] is cache
+    assert model._masked_items()[0] is None  # outside a scope: nothing is reused across calls
+    with model.reuse_scope():
+        cache = model._masked_items()[0]
+        first = next(_tasks(model, tiny[1], 1))
+        first.forward(np.ones((3, first.n_features), np.float32))
+        size = len(cache)
+        again = next(_tasks(model, tiny[1], 1))
+        hits = cache.hits
+        again.forward(np.ones((1, again.n_features), np.float32))
+        assert cache.hits == hits + 1 and len(cache) == size
+        rand = model.randomized(seed=1)
+        assert rand._masked_items()[0] is None  # the randomised copy never sees the trained weights' vectors
+        with model.reuse_scope():
+            assert model._masked_items()[0] is not cache  # a nested scope starts empty
+        assert model._masked_items()[0] is cache
+    assert model._masked_items()[0] is None
+
+
+def test_a_value_does_not_depend_on_what_ran_before(models, tiny):
+    """Explanations and metrics of one request give the same values whether or not other requests ran
+    first in the same process (whole, sharded and resumed runs agree bit for bit)."""
+    from xrec_bench.explainers import get_explainer
+    from xrec_bench.explainers.base import Request
+    from xrec_bench.metrics import evaluate_explainer
+
+    model = models["bert-two-tower"]
+    cases = tiny[1].cases("test")
+    reqs = [Request(int(u), int(t[0]), h) for u, h, t in zip(cases.users[:3], cases.histories[:3], cases.targets[:3],
+                                                             strict=True)]
+    metrics = ["deletion_auc", "insertion_auc", "sufficiency", "comprehensiveness", "infidelity", "pos@10"]
+    lime = get_explainer("lime", n_samples=20)
+    alone = evaluate_explainer(model, lime, reqs[2:], granularity="tokens", seed=0, metrics=metrics)
+    after = evaluate_explainer(model, lime, reqs, granularity="tokens", seed=0, metrics=metrics)
+    assert set(alone.per_user) >= set(metrics)
+    for name, values in alone.per_user.items():
+        if name != "wall_time_s":  # measured
+            np.testing.assert_array_equal(values, after.per_user[name][2:], err_msg=name)
 
 
 def test_compact_and_full_width_encodings_agree(models, tiny):
