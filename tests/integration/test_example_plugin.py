@@ -7,6 +7,7 @@ say it is a plugin, with package and version."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -162,27 +163,44 @@ def test_python_api_refuses_bad_input(env):
         xrec_bench.evaluate("no_such_pkg_xyz:Cls", model="zero-shot-text")
 
 
-def test_pip_installed_plugin_in_a_fresh_process(env, tmp_path):
-    """``pip install`` of the example (into a folder, no dependencies, offline), then ``xrec-bench run``
-    in a new interpreter that sees only the installed copy: the entry point alone makes it known."""
+def test_pip_installed_plugin_in_a_fresh_venv(env, tmp_path):
+    """A fresh virtual environment (``python -m venv``) whose one own package is the example plugin, installed
+    by that venv's pip from a wheel (offline, no dependencies); xrec-bench and its dependencies come from the
+    test environment through a ``.pth`` file. ``xrec-bench run`` in the venv's interpreter knows the plugin
+    by its entry point alone, and the built leaderboard marks its rows with the plugin's provenance."""
     import os
     import shutil
     import subprocess
     import sys
+    import sysconfig
 
-    source, site = tmp_path / "src", tmp_path / "site"
+    source, dist, venv = tmp_path / "src", tmp_path / "dist", tmp_path / "venv"
     shutil.copytree(EXAMPLE, source)  # build here: nothing is written into the repository
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                            "--quiet", "--target", str(site), str(source)], capture_output=True, text=True)
-    if build.returncode != 0:
-        pytest.skip(f"cannot build the example offline here (needs pip and setuptools): {build.stderr[-300:]}")
+    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--quiet", "-w", str(dist), str(source)], capture_output=True, text=True)
+    if wheel.returncode != 0:
+        pytest.skip(f"cannot build the example offline here (needs pip and setuptools): {wheel.stderr[-300:]}")
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot create a venv here: {made.stderr[-300:]}")
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    parents = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    (Path(purelib) / "_test_environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents))
+    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
+                              *map(str, dist.glob("*.whl"))], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--path", purelib], capture_output=True, text=True)
+    assert "xrec-bench-example-plugin" in listed.stdout  # installed in the venv itself, not found elsewhere
     suite, runs, results = _suite(tmp_path, '"recency"'), tmp_path / "runs", tmp_path / "results"
-    repo = str(EXAMPLE.parents[1])
-    child_env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, str(site)])}
-    code = ("import sys; from xrec_bench.cli import main; sys.exit(main(sys.argv[1:]))")
+    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    child_env["PYTHONPATH"] = str(EXAMPLE.parents[1])  # this checkout's xrec_bench, as the tests use it
+    code = "import sys; from xrec_bench.cli import main; sys.exit(main(sys.argv[1:]))"
     for args in (["run", "--suite", str(suite), "--out", str(runs), "--no-progress"],
                  ["leaderboard", "build", "--runs", str(runs), "--out", str(results)]):
-        done = subprocess.run([sys.executable, "-c", code, *args], env=child_env, capture_output=True, text=True,
+        done = subprocess.run([str(python), "-c", code, *args], env=child_env, capture_output=True, text=True,
                               cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
     assert _cells(runs)["recency"]["plugin"] == {"package": "xrec-bench-example-plugin", "version": "0.1.0",
