@@ -177,6 +177,8 @@ class TextRecommender(Recommender):
                     )
                 task_cls, extra = FieldTask, {"fields": self.item_fields_[target]}
             cache, compact = self._masked_items()
+            item_fn = self._target_item_fn(target)
+            compact = compact and _takes_position_ids(item_fn)  # the tower actually run (e.g. text + ID vector)
             return task_cls(
                 **extra,
                 user=user,
@@ -184,7 +186,7 @@ class TextRecommender(Recommender):
                 text=self.item_texts_[target],
                 tokenizer=self.encoder_.tokenizer,
                 max_length=self.encoder_.max_length,
-                item_fn=self._target_item_fn(target),
+                item_fn=item_fn,
                 embedding_layer=self.encoder_.word_embeddings,
                 user_vector=u,
                 other_scores=others,

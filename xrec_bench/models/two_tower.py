@@ -124,8 +124,8 @@ class BertTwoTower(TextRecommender):
             return self._item_fn
         id_vector = self.head_.item_ids(torch.tensor([int(target)])).detach()
 
-        def item_fn(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self._item_fn(input_ids, attention_mask) + id_vector
+        def item_fn(input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids=None) -> torch.Tensor:
+            return self._item_fn(input_ids, attention_mask, position_ids) + id_vector
 
         return item_fn
 
