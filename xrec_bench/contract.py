@@ -36,6 +36,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "metric": ("granularities", "deterministic", "needs"),
 }
 
+#: The granularities of explanation: which history items, which words of the item text, and which fields
+#: of the item text (title, each genre, brand, ...: knowledge-level explanations).
 GRANULARITIES = ("history", "tokens", "fields")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench._util.hashing import json_sha256
+from xrec_bench.contract import GRANULARITIES
 from xrec_bench.explainers.targets import ALIASES, DEFAULT_TARGET, TARGETS
 from xrec_bench.params import check_schema
 from xrec_bench.paths import SLUG_RULE, shipped_dir, slug_problem
@@ -27,7 +28,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (dependency: tomli; python_version < "3.11")
     import tomli as tomllib
 
-GRANULARITIES = ("history", "tokens", "fields")
 SPLIT_STRATEGIES = ("leave-last-out", "temporal")
 MAX_USERS = 1_000_000
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from xrec_bench.contract import Contract, first_line
+from xrec_bench.contract import GRANULARITIES, Contract, first_line  # noqa: F401  (GRANULARITIES re-exported)
 from xrec_bench.params import Param, check_schema, schema_from
 from xrec_bench.registry import Registry
 
@@ -38,9 +38,6 @@ def _check_model(obj: Any) -> str | None:
 MODELS: Registry[type[Recommender]] = Registry("model", check=_check_model, entry_points="xrec_bench.models",
                                                name_of=lambda cls: getattr(cls, "name", None))
 
-#: The granularities of explanation: which history items, which words of the item text, and which fields
-#: of the item text (title, each genre, brand, ...: knowledge-level explanations).
-GRANULARITIES = ("history", "tokens", "fields")
 
 
 class NotFittedError(RuntimeError):
