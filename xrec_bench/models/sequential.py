@@ -147,7 +147,7 @@ class SASRecHead(nn.Module):
 class SASRec(TextRecommender):
     name = "sasrec"
     #: bump when a change to this code changes what a checkpoint contains or means
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: checkpoints keep the item-text fields
 
     defaults = DEFAULTS
     constraints = {
@@ -163,6 +163,7 @@ class SASRec(TextRecommender):
 
         torch.manual_seed(seed)
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
+        self._remember_fields(dataset)
         tok = self.encoder_.tokenize(self.item_texts_)
         text_emb = encode_all(self.encoder_, tok["input_ids"], tok["attention_mask"], progress=progress,
                               desc="encoding item texts")  # frozen: once per fit
@@ -181,8 +182,9 @@ class SASRec(TextRecommender):
         self.item_labels_ = list(labels)
         self.n_users_ = int(n_users)
 
-    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head_.item(self.encoder_(input_ids, attention_mask))
+    def _item_fn(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids=None) -> torch.Tensor:
+        # position_ids: token tasks leave removed word-pieces out of the sequence (masked_items, compact)
+        return self.head_.item(self.encoder_(input_ids, attention_mask, position_ids))
 
     def _user_fn(self, items: torch.Tensor, weights: torch.Tensor):
         return self.head_.read_out(items, weights)
@@ -201,6 +203,7 @@ class SASRec(TextRecommender):
 
     def _restore(self, fitted: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         self._build(fitted["n_users"], fitted["item_texts"], fitted["item_labels"])
+        self._remember_fields(fitted)
         self.head_.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
         self.item_emb_ = tensors["item_emb"]
         self.training_log_ = fitted.get("training_log", [])

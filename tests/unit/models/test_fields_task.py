@@ -106,3 +106,20 @@ def test_a_dataset_without_fields_says_so(tiny, tiny_bert, case):
     user, hist, target = case
     with pytest.raises(ValueError, match=r"declares no item-text fields .*\[fields\]"):
         model.feature_task("fields", user=user, history=hist, target=target)
+
+
+@pytest.mark.parametrize("name,params", [("bert-two-tower", {"max_epochs": 1, "batch_size": 8, "train_layers": 0}),
+                                         ("sasrec", {"max_epochs": 1, "dim": 16, "n_heads": 2, "batch_size": 8})])
+def test_every_text_model_explains_fields_after_fit_and_reload(tiny, tiny_bert, case, name, params, tmp_path):
+    ds, split = tiny
+    ds = replace(ds, fields=FIELDS)
+    model = get_model(name, encoder=tiny_bert, **params).fit(ds, split, seed=0)
+    user, hist, target = case
+    save_checkpoint(model, tmp_path / "ckpt")
+    again = load_checkpoint(tmp_path / "ckpt")
+    expected = [f.label for f in item_fields(ds)[target]]
+    for m in (model, again):
+        task = m.feature_task("fields", user=user, history=hist, target=target)
+        assert task.feature_labels == expected
+        full = task.forward(task.full_mask()).item()
+        assert np.isclose(full, m.score(np.array([user]), [hist])[0, target], atol=1e-5)
