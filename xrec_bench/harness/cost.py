@@ -214,7 +214,7 @@ def estimate(suite: Suite, measured: list[Measured], *, gpu_speedup: float = GPU
             est.rows.append(Row(ds.label, model.label, "-", "-", seeds, 0, seconds, gpu, basis))
         for model in suite.models:
             gpu = _is_gpu(model)
-            for granularity in suite.granularities:
+            for granularity in suite.granularities_for(model):  # those it is explained at
                 users = suite.users[granularity]
                 for explainer in suite.explainers:
                     ok, why = _supports(explainer, granularity)

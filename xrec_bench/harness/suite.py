@@ -56,7 +56,7 @@ _TOP_KEYS = {
 #: the latency probe (xrec_bench.harness.timing.interleaved) when a suite does not set [timing]
 DEFAULT_TIMING = {"blocks": 5, "min_block_s": 0.05, "max_probe_s": 30.0}
 _DATASET_KEYS = {"name", "label", "options", "split", "split_options", "targets"}
-_MODEL_KEYS = {"name", "label", "params"}
+_MODEL_KEYS = {"name", "label", "params", "granularities"}  # granularities: [[models]] only
 _EXPLAINER_KEYS = {"name", "label", "params"}
 
 
@@ -337,14 +337,31 @@ def parse_suite(raw: Mapping[str, Any], *, catalog: Catalog | None = None, sourc
         if dupes:
             errors.append(f"{kind}: labels must be unique; {dupes} appear more than once (set 'label' to tell them apart).")
 
+    for kind in ("baselines", "explainers"):
+        for i, entry in enumerate(raw.get(kind) or ()):
+            if isinstance(entry, Mapping) and "granularities" in entry:
+                errors.append(f"{kind}[{i}]: 'granularities' belongs to [[models]] entries only (the granularities "
+                              "an explained model is explained at); remove it.")
+    raw_models = raw.get("models") if isinstance(raw.get("models"), list) else []
     model_granularities: dict[str, tuple[str, ...]] = {}
-    for m in models:
+    for i, m in enumerate(models):
         if m is None or not granularities:
             continue
         cls = _safe(catalog.model_class, m.name)
         supported = getattr(cls, "explainable_granularities", None)
         if supported is not None:
             model_granularities[m.label] = tuple(g for g in granularities if g in supported)
+        entry = raw_models[i] if i < len(raw_models) and isinstance(raw_models[i], Mapping) else {}
+        if "granularities" in entry:  # this model at fewer of the suite's granularities (e.g. to size a suite)
+            where = f"models[{i}] ({m.label})"
+            own = checker.choice_list(entry, "granularities", granularities, f"{where}, of the suite's granularities")
+            unsupported = [g for g in own if supported is not None and g not in supported]
+            if unsupported:
+                errors.append(f"{where}: 'granularities' lists {unsupported}, which {m.name!r} cannot be explained at "
+                              f"(it supports {list(supported)}).")
+            elif own:
+                model_granularities[m.label] = tuple(g for g in granularities if g in own)
+            continue
         # a model is explained at the suite's granularities it supports (Suite.granularities_for); one that
         # supports none of them cannot be an explained model
         if supported is not None and not set(granularities) & set(supported):

@@ -130,6 +130,31 @@ def test_explained_model_is_explained_at_the_granularities_it_supports():
         parse_suite(_raw(), catalog=catalog)
 
 
+def test_a_model_can_be_explained_at_fewer_of_the_suites_granularities():
+    class TwoLevels:
+        explainable_granularities = ("history", "tokens")
+
+    base = fake_catalog()
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=lambda n: TwoLevels)
+    raw = _raw()
+    model = dict(raw["models"][0])
+    suite = parse_suite(_raw(models=[{**model, "granularities": ["history"]}]), catalog=catalog)
+    assert suite.granularities_for(suite.models[0]) == ("history",)
+    assert suite.granularities == ("history", "tokens")
+    assert parse_suite(_raw(), catalog=catalog).granularities_for(suite.models[0]) == ("history", "tokens")
+    with pytest.raises(SuiteError, match=r"'granularities' has unknown value 'fields'"):
+        parse_suite(_raw(models=[{**model, "granularities": ["fields"]}]), catalog=catalog)
+
+    class HistoryOnly:
+        explainable_granularities = ("history",)
+
+    catalog = Catalog(base.datasets, base.models, base.explainers, base.metrics, model_class=lambda n: HistoryOnly)
+    with pytest.raises(SuiteError, match=r"lists \['tokens'\], which .* cannot be explained at"):
+        parse_suite(_raw(models=[{**model, "granularities": ["tokens"]}]), catalog=catalog)
+    with pytest.raises(SuiteError, match=r"baselines\[0\]: 'granularities' belongs to \[\[models\]\] entries only"):
+        parse_suite(_raw(baselines=[{"name": model["name"], "label": "b", "granularities": ["history"]}]), catalog=catalog)
+
+
 def test_unknown_suite_name_and_bad_toml(tmp_path):
     with pytest.raises(SuiteError, match="Unknown suite 'quik'. Did you mean: quick?"):
         load_suite("quik", catalog=fake_catalog())
