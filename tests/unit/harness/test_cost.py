@@ -118,3 +118,11 @@ def test_run_check_prints_an_estimate_of_the_standard_suite(capsys):
     out = capsys.readouterr().out
     assert "suite standard v1" in out and "estimated cost of standard v1:" in out and "GPU hours" in out
     assert "movielens-1m/bert-two-tower/lime/tokens" in out and "measurements used: quick-v" in out
+
+
+def test_a_model_is_estimated_only_at_the_granularities_it_is_explained_at(record):
+    raw = __import__("tomllib").loads(TOY.replace('max_steps = 10 }', 'max_steps = 10 }\ngranularities = ["history"]'))
+    suite = parse_suite(raw)
+    est = estimate(suite, measurements([record])[0], gpu_speedup=10.0)
+    explained = {(r.model, r.granularity) for r in est.rows if r.explainer != "-"}
+    assert explained == {("bert-two-tower", "history")}
