@@ -72,3 +72,19 @@ def test_site_has_model_sections_and_the_across_models_overview(tmp_path):
     assert len(re.findall(r'<table class="across"', page)) == len(twins)
     assert "bert-two-tower vs other-model 1.000 (n" in page  # identical tables: the same order
     assert 'alt="faithfulness place per model' in page
+
+
+@pytest.mark.skipif(not (RESULTS / "quick" / "v4" / "leaderboard.json").is_file(), reason="results/quick/v4 is not here")
+def test_the_published_quick_v4_explains_three_models_and_compares_them(tmp_path):
+    folder = tmp_path / "results" / "quick" / "v4"
+    shutil.copytree(RESULTS / "quick" / "v4", folder, ignore=shutil.ignore_patterns("records"))
+    board = json.loads((folder / "leaderboard.json").read_text())
+    views = across_models(board["tables"], board["metric_specs"])
+    assert {(v.dataset, v.granularity) for v in views} == {
+        (d, "history") for d in ("synthetic", "movielens-100k", "amazon-magazine")}
+    assert all(v.models == ("bert-two-tower", "item-knn", "sasrec") for v in views)
+    publish(tmp_path / "results", tmp_path / "site")
+    page = (tmp_path / "site" / "quick" / "v4" / "index.html").read_text()
+    for model in ("bert-two-tower", "item-knn", "sasrec"):
+        assert f'id="model-{model}"' in page
+    assert 'id="across-models"' in page
