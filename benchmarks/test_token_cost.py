@@ -14,7 +14,8 @@ The two paths differ only in how a token task scores its masks (:func:`xrec_benc
 version 2 re-encodes every mask row at full width; the current path encodes each distinct mask once per
 request (shared by that request's metrics; explanations and other requests never reuse a vector) with
 the removed word-pieces left out of the sequence. The sanity metric's randomised copy is emptied before
-each path, so both start cold. Per-user values must agree within 1e-4 (float rounding),
+each path, so both start cold. Per-user values must agree within 1e-4 (float rounding; relative input
+stability, a ratio that amplifies rounding, within 1e-2 relative),
 and the CPU time ratio must be at least 3.
 
 It trains the quick model and explains every user twice (about 10 CPU minutes), so ``tox -e bench`` skips
@@ -36,6 +37,9 @@ N_USERS = int(os.environ.get("XREC_BENCH_TOKEN_USERS", "6"))
 DATASET = os.environ.get("XREC_BENCH_TOKEN_DATASET", "movielens-100k")
 MIN_RATIO = 3.0
 TOLERANCE = 1e-4
+#: relative input stability divides an explanation's change by the input's change: float rounding of
+#: ~1e-6 in the scores comes out ~1e-3 relative (measured: 347.72 vs 348.02 for one leave-one-out user)
+RELATIVE_TOLERANCE = {"relative_input_stability": 1e-2}
 SCALED = ("stability_users", "sanity_users", "gt_control_users")
 
 pytestmark = pytest.mark.skipif(os.environ.get("XREC_BENCH_TOKEN_COST") != "1",
@@ -90,7 +94,8 @@ def _compare(new: dict, old: dict) -> list[str]:
         for key, value in metrics.items():
             if "time" in key or "rss" in key or "memory" in key:
                 continue
-            if not np.allclose(value, old[cell][key], rtol=TOLERANCE, atol=TOLERANCE, equal_nan=True):
+            rtol = RELATIVE_TOLERANCE.get(key, TOLERANCE)
+            if not np.allclose(value, old[cell][key], rtol=rtol, atol=TOLERANCE, equal_nan=True):
                 bad.append(f"{cell}/{key}: {value} vs {old[cell][key]}")
     return bad
 
