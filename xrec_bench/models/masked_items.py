@@ -31,8 +31,8 @@ import torch
 #: distinct (text, mask) item vectors kept per model (384 floats each for MiniLM: ~50 MB at most)
 DEFAULT_CACHE_ENTRIES = 32_768
 #: masked texts encoded per encoder call. Smaller batches keep the encoder's activations in cache:
-#: LIME with 500 samples on ten MovieLens-100K titles (2 threads) took 0.86-0.97 s per explanation
-#: at 48-64 against 1.17-1.29 s at 256 and 1.03-1.61 s at 8-16 (benchmarks/SPEED.md)
+#: LIME with 500 samples on ten MovieLens-100K titles (2 threads) took 0.86-1.03 s per explanation
+#: at 48-64 against 1.17-1.60 s at 256 and 1.03-1.61 s at 8-16 (benchmarks/SPEED.md)
 DEFAULT_BATCH_SIZE = 64
 
 ItemFn = Callable[..., torch.Tensor]
