@@ -7,8 +7,9 @@ five-word MovieLens title), and the item vector of a masked text does not depend
 :func:`masked_item_vectors`
 
 * deduplicates identical masks within a call,
-* looks each distinct (text, mask) up in an :class:`ItemVectorCache` shared by every task of the
-  model (every explainer, metric and user that scores that text),
+* looks each distinct (text, mask) up in the :class:`ItemVectorCache` it is given: the model passes
+  one only inside :meth:`~xrec_bench.models.text_base.TextRecommender.reuse_scope`, which the metrics
+  open around one request (explanations never reuse a vector),
 * encodes the missing ones with the removed word-pieces left out of the sequence
   (``compact=True``: the kept word-pieces keep their original position ids, so the encoder sees
   exactly what the attention mask showed it before: removed tokens receive no attention and take
