@@ -32,6 +32,8 @@ REFERENCE_NAME = "matmul-256x256x256-x32 (1 thread)"
 MIN_JUDGED_BLOCK_S = 0.004
 MIN_BLOCKS = 3
 MAX_BATCH = 2000
+#: times a batch is re-sized when it runs shorter than half a block (see ``_size_batch``)
+RESIZE_TRIES = 3
 
 
 @contextmanager
@@ -61,6 +63,40 @@ def not_judged(reason: str) -> dict[str, Any]:
     return {"judged": False, "reason": reason, "clock": CLOCK}
 
 
+def _size_batch(work: Callable[[int], None], n_items: int, min_block_s: float,
+                clock: Callable[[], float]) -> tuple[float, int]:
+    """Seconds per item and the batch that makes one block last ``min_block_s``.
+
+    A batch doubles until it lasts a quarter block, so short items are not sized from one clock
+    reading. One hiccup while sizing (a page fault, a cache flush, another process on the core) can
+    make a few items look many times slower than they are, and a batch sized from that gives blocks
+    too short to time; so the batch is then run once in full, and re-sized while it falls short of
+    half a block. Hiccups only ever make work look slower, so each re-sizing moves towards the truth.
+    """
+    def timed(k: int) -> float:
+        t0 = clock()
+        for j in range(k):
+            work(j % n_items)
+        return clock() - t0
+
+    k = 1
+    while True:
+        took = timed(k)
+        if took >= min_block_s / 4 or k >= MAX_BATCH:
+            break
+        k *= 2
+    one = took / k
+    for _ in range(RESIZE_TRIES):
+        batch = int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
+        if batch <= k or batch >= MAX_BATCH:
+            return one, batch  # already measured at this size, or at the cap
+        took = timed(batch)
+        if took >= min_block_s / 2:
+            return took / batch, batch
+        one, k = took / batch, batch
+    return one, int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
+
+
 def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, min_block_s: float = 0.05,
                 max_probe_s: float = 30.0, reference: Callable[[], None] = reference_block,
                 clock: Callable[[], float] = time.thread_time) -> dict[str, Any]:
@@ -76,19 +112,7 @@ def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, m
     with one_thread():
         reference()  # warm-up: allocator, kernels, caches
         work(0)  # warm-up (first calls are slower: caches, lazy initialisation)
-        # the size of one item: double a batch until it lasts a quarter block, so short items are not
-        # sized from one clock reading
-        k = 1
-        while True:
-            t0 = clock()
-            for j in range(k):
-                work(j % n_items)
-            took = clock() - t0
-            if took >= min_block_s / 4 or k >= MAX_BATCH:
-                break
-            k *= 2
-        one = took / k
-        batch = int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
+        one, batch = _size_batch(work, n_items, min_block_s, clock)
         n_blocks = blocks
         if one * batch * blocks > max_probe_s:  # long explanations: fewer blocks, within the budget
             n_blocks = max(MIN_BLOCKS, int(max_probe_s // max(one * batch, 1e-9)))
