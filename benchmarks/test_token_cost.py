@@ -10,10 +10,12 @@ minutes, then cached). The per-user budgets of the expensive metrics (stability,
 the benchmark's users as the suite spreads them (5 of 30 users), so that a user here costs what an
 average token user of the suite costs.
 
-The two paths differ only in how a token task scores its masks (:func:`xrec_bench.models.tasks._v2_token_path`):
+The two paths differ in how a token task scores its masks (:func:`xrec_bench.models.tasks._v2_token_path`):
 version 2 re-encodes every mask row at full width; the current path encodes each distinct mask once per
 request (shared by that request's metrics; explanations and other requests never reuse a vector) with
-the removed word-pieces left out of the sequence. The sanity metric's randomised copy is emptied before
+the removed word-pieces left out of the sequence. And in what the explainers share: version 2 scores the
+random reference orders of the faithfulness metric again for every explainer; the current path scores
+them once per request and model (:class:`xrec_bench.metrics.stages.SharedProbes`). The sanity metric's randomised copy is emptied before
 each path, so both start cold. Per-user values must agree within 1e-4 (float rounding; relative input
 stability, a ratio that amplifies rounding, within 1e-2 relative),
 and the CPU time ratio must be at least 3.
@@ -68,9 +70,11 @@ def token_setup():
 
 def _cold(model) -> None:
     from xrec_bench.metrics import sanity
+    from xrec_bench.metrics.stages import SHARED_PROBES
 
     model.__dict__.pop("_scope_cache", None)
     sanity._RANDOMIZED.pop(model, None)
+    SHARED_PROBES.clear()
 
 
 def _run_all(suite, stages, data, trained, requests, options) -> tuple[float, dict]:
@@ -101,13 +105,14 @@ def _compare(new: dict, old: dict) -> list[str]:
 
 
 def test_token_user_cpu_v2_vs_current(benchmark, token_setup):
+    from xrec_bench.metrics.stages import SHARED_PROBES
     from xrec_bench.models.tasks import _v2_token_path
 
     suite, stages, data, trained, requests, options = token_setup
     result = {}
 
     def side_by_side():
-        with _v2_token_path():
+        with _v2_token_path(), SHARED_PROBES.disabled():
             result["v2"] = _run_all(suite, stages, data, trained, requests, options)
         result["new"] = _run_all(suite, stages, data, trained, requests, options)
 

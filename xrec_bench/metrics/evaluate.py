@@ -22,7 +22,16 @@ from tqdm.auto import tqdm
 from xrec_bench.metrics.base import METRICS, builtin_metrics
 from xrec_bench.metrics.config import EvalConfig
 from xrec_bench.metrics.cost import cost_summary, peak_rss_mb, per_user_cost
-from xrec_bench.metrics.stages import STAGES, Context, Reference, as_metric, probe, score_sd
+from xrec_bench.metrics.stages import (
+    SHARED_PROBES,
+    STAGES,
+    Context,
+    Reference,
+    as_metric,
+    probe,
+    request_key,
+    score_sd,
+)
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
 from xrec_bench.registry import UnknownNameError
 from xrec_bench.seeding import derive_seed
@@ -219,6 +228,21 @@ def _reuse_scope(model):
     return scope() if scope is not None else nullcontext()
 
 
+def _shared(model, task, req, granularity, probes, n_features, cfg) -> dict[str, Any]:
+    """What every explainer of this request shares: the spread of all items' scores and the probes of
+    the metrics' explanation-independent masks (scored on their own, so the values never depend on
+    which explainer asked first; see :class:`~xrec_bench.metrics.stages.SharedProbes`)."""
+    shared = {f"{s.name}/{k}": v for s in probes for k, v in s.shared_masks(n_features, cfg).items()}
+    stacked = [shared[k] for k in sorted(shared)]
+
+    def compute() -> dict[str, Any]:
+        with _reuse_scope(model):  # a scope of their own: nothing this explainer's masks encoded is reused
+            return {"score_sd": score_sd(task), **probe(task, shared)}
+
+    key = request_key(granularity, req, *stacked) + (tuple(sorted(shared)),)
+    return SHARED_PROBES.get(model, key, compute)
+
+
 def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:
     task = model.feature_task(granularity, user=req.user, history=req.history, target=req.target, exclude=req.exclude)
     n_features = task.n_features
@@ -228,9 +252,15 @@ def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, 
     masks = {"full": np.ones((1, n_features), np.float32), "empty": np.zeros((1, n_features), np.float32)}
     for s in probes:
         masks.update({f"{s.name}/{k}": v for k, v in s.masks(order, expl.scores, n_features, cfg).items()})
-    probed = probe(task, masks)
+    if SHARED_PROBES.enabled:
+        probed = probe(task, masks)
+        probed.update(_shared(model, task, req, granularity, probes, n_features, cfg))
+    else:  # the quick v4 path: every mask of the request in one call, the score spread in the request's scope
+        for s in probes:
+            masks.update({f"{s.name}/{k}": v for k, v in s.shared_masks(n_features, cfg).items()})
+        probed = {**probe(task, masks), "score_sd": score_sd(task)}
     ref = Reference(float(probed["full"][0][0]), float(probed["empty"][0][0]), int(probed["full"][1][0]),
-                    int(probed["empty"][1][0]), cfg.eps, score_sd(task))
+                    int(probed["empty"][1][0]), cfg.eps, probed["score_sd"])
     for s in probes:
         prefix = f"{s.name}/"
         mine = {k[len(prefix):]: v for k, v in probed.items() if k.startswith(prefix)}

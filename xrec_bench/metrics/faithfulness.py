@@ -84,10 +84,16 @@ def random_orders(cfg: EvalConfig, n_features: int) -> list[np.ndarray]:
 
 def _masks(order: np.ndarray, attributions: np.ndarray, n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
     counts = fraction_counts(cfg, n_features)
-    out = {
+    return {
         "deletion": order_masks(order, counts, n_features, keep_top=False),
         "insertion": order_masks(order, counts, n_features, keep_top=True),
     }
+
+
+def _random_masks(n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
+    """The random reference's masks: the same for every explainer of a request (scored once)."""
+    counts = fraction_counts(cfg, n_features)
+    out = {}
     for r, rand in enumerate(random_orders(cfg, n_features)):
         out[f"random{r}/deletion"] = order_masks(rand, counts, n_features, keep_top=False)
         out[f"random{r}/insertion"] = order_masks(rand, counts, n_features, keep_top=True)
@@ -129,6 +135,9 @@ class Faithfulness(ProbeMetric):
     options = ("fractions", "random_orders", "random_seed")
     masks = staticmethod(_masks)
     values = staticmethod(_values)
+
+    def shared_masks(self, n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
+        return _random_masks(n_features, cfg)
 
     @classmethod
     def curve_names(cls, cfg: EvalConfig) -> dict[str, int]:

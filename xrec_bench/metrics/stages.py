@@ -6,7 +6,10 @@ subclasses one of:
 * :class:`ProbeMetric`: asks for feature masks of one explanation (``masks``) and turns the
   target's scores and ranks under them into values (``values``). The evaluator merges the masks of
   every probe metric, drops duplicates, and scores them in ONE ``task.score_and_rank`` call per
-  explanation.
+  explanation. Masks that do not depend on the explanation (``shared_masks``: e.g. the random
+  reference orders, a function of the number of features and the config only) are scored in a
+  call of their own, and kept (:class:`SharedProbes`) for the next explainer of the same request
+  on the same model.
 * :class:`TaskMetric`: computes values from the explanation and its :class:`FeatureTask` (``run_task``).
 * :class:`BatchMetric`: needs the whole batch, the model or the explainer again (``run_batch``),
   e.g. stability and sanity, which re-run the explainer.
@@ -20,8 +23,13 @@ computed later.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +103,79 @@ def probe(task: FeatureTask, masks: dict[str, np.ndarray]) -> dict[str, tuple[np
     return out
 
 
+class SharedProbes:
+    """Probe results that do not depend on the explainer, kept per model for the next explainer.
+
+    Every explainer of a request meets the same random reference orders (and the same score spread
+    of all items), so a run of 13 explainers would score those masks 13 times: at the token level
+    that was about two thirds of every explanation's metric forwards. They are scored in a
+    ``score_and_rank`` call of their own, whose batches hold only them, so the values are the same
+    whichever explainer scores them first, in any executor, shard or order; a later explainer of
+    the same request on the same model object reads them back. Keys are the request (user,
+    target, history, exclusions), the granularity and the masks' bytes; entries live as long as the
+    model object (weakly keyed) and at most ``max_entries`` per model (least recently used first out).
+    No library caches arbitrary model queries by input identity like this, hence by hand.
+    """
+
+    def __init__(self, max_entries: int = 8192) -> None:
+        self.max_entries = max_entries
+        #: off: the shared masks are scored with the explanation's own, per explainer (the quick v4 path)
+        self.enabled = True
+        self._by_model: weakref.WeakKeyDictionary[Any, OrderedDict] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, model: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+        try:
+            with self._lock:
+                entries = self._by_model.setdefault(model, OrderedDict())
+        except TypeError:  # an unhashable model object (e.g. an eq-dataclass plugin): nothing is kept
+            self.misses += 1
+            return compute()
+        with self._lock:
+            if key in entries:
+                entries.move_to_end(key)
+                self.hits += 1
+                return entries[key]
+        value = compute()
+        with self._lock:
+            self.misses += 1
+            entries[key] = value
+            while len(entries) > self.max_entries:
+                entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_model = weakref.WeakKeyDictionary()
+            self.hits = self.misses = 0
+
+    @contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Within this block every explainer scores the shared masks itself, together with its own in
+        one call, as quick v4 and earlier did (for side-by-side benchmarks and comparisons)."""
+        before, self.enabled = self.enabled, False
+        try:
+            yield
+        finally:
+            self.enabled = before
+
+
+#: the process-wide store the evaluator uses
+SHARED_PROBES = SharedProbes()
+
+
+def request_key(granularity: str, req: Any, *arrays: np.ndarray) -> tuple:
+    """What identifies a request's feature task and a set of masks: granularity, user, target, and
+    digests of the history, the exclusions and the masks."""
+    digest = hashlib.sha256()
+    for part in (req.history, getattr(req, "exclude", None), *arrays):
+        arr = np.asarray([] if part is None else part)
+        digest.update(str((arr.dtype.str, arr.shape)).encode())
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return (granularity, int(req.user), int(req.target), digest.hexdigest())
+
+
 def order_masks(order: np.ndarray, counts, n_features: int, *, keep_top: bool) -> np.ndarray:
     """Masks ``[len(counts), F]``: the first ``k`` features of ``order`` removed (``keep_top=False``)
     or the only ones present (``keep_top=True``)."""
@@ -143,6 +224,11 @@ class ProbeMetric(Metric, ABC):
     def masks(self, order: np.ndarray, attributions: np.ndarray, n_features: int,
               cfg: EvalConfig) -> dict[str, np.ndarray]:
         """Masks ``[n, F]`` to score, by key (1 = feature kept); ``order`` ranks the features, most important first."""
+
+    def shared_masks(self, n_features: int, cfg: EvalConfig) -> dict[str, np.ndarray]:
+        """Masks that do not depend on the explanation (the same for every explainer of a request), by
+        key. They are scored once per request and model and handed to ``values`` with the others."""
+        return {}
 
     @abstractmethod
     def values(self, probed: dict[str, tuple[np.ndarray, np.ndarray]], ref: Reference, order: np.ndarray,
@@ -215,6 +301,9 @@ class _StageMetric:
 
     def masks(self, *args):
         return self.stage.masks(*args)
+
+    def shared_masks(self, n_features, cfg):
+        return {}
 
     def values(self, *args):
         return self.stage.values(*args)
