@@ -202,7 +202,7 @@ accuracy_ks = [10]
 explainers = ["random", "oracle", "gradient", "perturbation", "history-only"]
 
 [timing]
-blocks = 5
+blocks = 9
 min_block_s = 0.01
 max_probe_s = 0.5
 
