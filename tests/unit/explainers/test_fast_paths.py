@@ -85,7 +85,8 @@ def test_kernel_shap_equals_captum(n_features, seed, n_samples, batch_size):
     from xrec_bench.explainers._common import seeded
 
     task = CurvedTask(n_features, seed)
-    exp = get_explainer("kernel-shap", n_samples=n_samples, batch_size=batch_size).explain_task(task, seed=5)
+    exp = get_explainer("kernel-shap", n_samples=n_samples, batch_size=batch_size,
+                        draws="captum").explain_task(task, seed=5)
     ones, zeros = full_and_empty(task)
     with seeded(np.random.default_rng(5)):
         theirs = KernelShap(mask_forward(task)).attribute(
