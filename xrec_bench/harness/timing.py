@@ -8,8 +8,9 @@ independent samples and one reference timing per run cannot correct them. Instea
   times, so both see the same machine state;
 * both are measured in CPU time of the calling thread (``time.thread_time``) with torch held to one
   thread, so time the process spends descheduled by other users' jobs does not count;
-* a batch repeats requests until one block lasts ``min_block_s`` (operations well under a
-  millisecond are timed in batches, never one by one);
+* a block repeats whole cycles over the first ``TIMED_ITEMS`` requests until it lasts
+  ``min_block_s`` (operations well under a millisecond are timed in batches, never one by one; and
+  every run times the same requests, whose costs may differ widely);
 * the cell's figure is the median over blocks of ``work / reference`` per explanation: the
   explainer's cost in reference units, comparable across runs and machines.
 
@@ -34,6 +35,9 @@ MIN_BLOCKS = 3
 MAX_BATCH = 2000
 #: times a batch is re-sized when it runs shorter than half a block (see ``_size_batch``)
 RESIZE_TRIES = 3
+#: every block times whole cycles over the first this many explained requests (the same ones in every
+#: run: a figure over a mix of users that noise could change would move with the mix)
+TIMED_ITEMS = 4
 
 
 @contextmanager
@@ -63,38 +67,49 @@ def not_judged(reason: str) -> dict[str, Any]:
     return {"judged": False, "reason": reason, "clock": CLOCK}
 
 
-def _size_batch(work: Callable[[int], None], n_items: int, min_block_s: float,
+def _size_batch(work: Callable[[int], None], n_timed: int, min_block_s: float,
                 clock: Callable[[], float]) -> tuple[float, int]:
-    """Seconds per item and the batch that makes one block last ``min_block_s``.
+    """Seconds per item and the batch (whole cycles over the ``n_timed`` items) that makes one block
+    last ``min_block_s``.
 
-    A batch doubles until it lasts a quarter block, so short items are not sized from one clock
-    reading. One hiccup while sizing (a page fault, a cache flush, another process on the core) can
-    make a few items look many times slower than they are, and a batch sized from that gives blocks
-    too short to time; so the batch is then run once in full, and re-sized while it falls short of
-    half a block. Hiccups only ever make work look slower, so each re-sizing moves towards the truth.
+    Items differ in cost (exact Shapley costs ``2**F`` evaluations, so one user can cost 100 others),
+    so a block always covers whole cycles over the same items: were a batch of ``k`` items the first
+    ``k``, a batch sized differently by noise would time another mix of users, and the figure would
+    move with it (seen: 0.29 vs 0.55 reference units for exact Shapley between two runs of the same
+    code, with batches of 7 and 3 users). Cycles double until they last a quarter block, so short
+    items are not sized from one clock reading. One hiccup while sizing (a page fault, a cache flush,
+    another process on the core) can make items look many times slower than they are, and a batch
+    sized from that gives blocks too short to time; so the batch is then run once in full, and
+    re-sized while it falls short of half a block. Hiccups only ever make work look slower, so each
+    re-sizing moves towards the truth.
     """
     def timed(k: int) -> float:
         t0 = clock()
         for j in range(k):
-            work(j % n_items)
+            work(j % n_timed)
         return clock() - t0
 
-    k = 1
+    cap = max(1, MAX_BATCH // n_timed) * n_timed
+
+    def batch_for(one: float) -> int:
+        return int(min(cap, n_timed * max(1, math.ceil(min_block_s / max(one * n_timed, 1e-7)))))
+
+    k = n_timed
     while True:
         took = timed(k)
-        if took >= min_block_s / 4 or k >= MAX_BATCH:
+        if took >= min_block_s / 4 or k >= cap:
             break
-        k *= 2
+        k = min(cap, 2 * k)
     one = took / k
     for _ in range(RESIZE_TRIES):
-        batch = int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
-        if batch <= k or batch >= MAX_BATCH:
+        batch = batch_for(one)
+        if batch <= k or batch >= cap:
             return one, batch  # already measured at this size, or at the cap
         took = timed(batch)
         if took >= min_block_s / 2:
             return took / batch, batch
         one, k = took / batch, batch
-    return one, int(min(MAX_BATCH, max(1, math.ceil(min_block_s / max(one, 1e-7)))))
+    return one, batch_for(one)
 
 
 def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, min_block_s: float = 0.05,
@@ -112,7 +127,8 @@ def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, m
     with one_thread():
         reference()  # warm-up: allocator, kernels, caches
         work(0)  # warm-up (first calls are slower: caches, lazy initialisation)
-        one, batch = _size_batch(work, n_items, min_block_s, clock)
+        n_timed = min(n_items, TIMED_ITEMS)
+        one, batch = _size_batch(work, n_timed, min_block_s, clock)
         n_blocks = blocks
         if one * batch * blocks > max_probe_s:  # long explanations: fewer blocks, within the budget
             n_blocks = max(MIN_BLOCKS, int(max_probe_s // max(one * batch, 1e-9)))
@@ -123,11 +139,11 @@ def interleaved(work: Callable[[int], None], n_items: int, *, blocks: int = 5, m
             ref_s.append(clock() - t0)
             t0 = clock()
             for j in range(batch):
-                work(j % n_items)
+                work(j % n_timed)
             work_s.append(clock() - t0)
     w, r = np.asarray(work_s), np.asarray(ref_s)
     out: dict[str, Any] = {"judged": True, "reason": "", "clock": CLOCK, "reference": REFERENCE_NAME,
-                           "blocks": n_blocks, "batch": batch, "n_items": n_items, "work_s": work_s,
+                           "blocks": n_blocks, "batch": batch, "n_items": n_items, "timed_items": n_timed, "work_s": work_s,
                            "reference_s": ref_s}
     if float(np.median(w)) < MIN_JUDGED_BLOCK_S or float(np.median(r)) < MIN_JUDGED_BLOCK_S:
         out.update(judged=False, reason=f"blocks too short to time ({np.median(w) * 1e3:.2f} ms of work, "

@@ -8,9 +8,10 @@ from xrec_bench.harness import timing
 
 
 class SimulatedMachine:
-    """A clock that only moves when work or the reference runs; ``hiccups`` add seconds to given work calls."""
+    """A clock that only moves when work or the reference runs; ``hiccups`` add seconds to given work
+    calls; ``item_s`` is one cost for every item, or a cost per item."""
 
-    def __init__(self, item_s: float, reference_s: float, hiccups: dict[int, float] | None = None):
+    def __init__(self, item_s, reference_s: float, hiccups: dict[int, float] | None = None):
         self.now, self.item_s, self.reference_s = 0.0, item_s, reference_s
         self.hiccups, self.work_calls = dict(hiccups or {}), 0
 
@@ -18,7 +19,8 @@ class SimulatedMachine:
         return self.now
 
     def work(self, i: int) -> None:
-        self.now += self.item_s + self.hiccups.get(self.work_calls, 0.0)
+        cost = self.item_s[i] if isinstance(self.item_s, list) else self.item_s
+        self.now += cost + self.hiccups.get(self.work_calls, 0.0)
         self.work_calls += 1
 
     def reference(self) -> None:
@@ -55,6 +57,21 @@ def test_one_hiccup_while_sizing_still_gives_blocks_long_enough_to_judge():
     assert out["ratio"] == pytest.approx(0.0002 / 0.008)
 
 
+def test_items_of_different_cost_give_the_same_figure_whatever_the_noise():
+    """Exact Shapley costs 2**F evaluations: users differ 100-fold. Blocks cover whole cycles over the
+    same first requests, so a hiccup that changes the batch does not change which users are timed
+    (before: batches of 3 and 7 users gave 0.55 and 0.29 reference units for the same code)."""
+    costs = [0.009, 0.009, 0.009, 0.0003, 0.0003, 0.0003, 0.0003, 0.02, 0.02, 0.02]
+    figures = []
+    for hiccups in ({}, {1: 0.02}, {2: 0.05, 5: 0.01}):
+        out = _probe(SimulatedMachine(costs, reference_s=0.008, hiccups=hiccups))
+        assert out["judged"], out["reason"]
+        assert out["timed_items"] == timing.TIMED_ITEMS and out["batch"] % timing.TIMED_ITEMS == 0
+        figures.append(out["ratio"])
+    mean_of_timed = sum(costs[: timing.TIMED_ITEMS]) / timing.TIMED_ITEMS
+    assert figures == pytest.approx([mean_of_timed / 0.008] * 3)
+
+
 def test_work_too_short_even_at_the_largest_batch_is_not_judged():
     out = _probe(SimulatedMachine(item_s=1e-7, reference_s=0.008))
     assert not out["judged"] and "too short" in out["reason"]
@@ -62,5 +79,5 @@ def test_work_too_short_even_at_the_largest_batch_is_not_judged():
 
 
 def test_long_explanations_take_fewer_blocks_within_the_budget():
-    out = _probe(SimulatedMachine(item_s=0.2, reference_s=0.008))
-    assert out["batch"] == 1 and out["blocks"] == timing.MIN_BLOCKS
+    out = _probe(SimulatedMachine(item_s=0.05, reference_s=0.008))
+    assert out["batch"] == timing.TIMED_ITEMS and out["blocks"] == timing.MIN_BLOCKS
