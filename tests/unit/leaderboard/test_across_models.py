@@ -74,17 +74,19 @@ def test_site_has_model_sections_and_the_across_models_overview(tmp_path):
     assert 'alt="faithfulness place per model' in page
 
 
-@pytest.mark.skipif(not (RESULTS / "quick" / "v4" / "leaderboard.json").is_file(), reason="results/quick/v4 is not here")
-def test_the_published_quick_v4_explains_three_models_and_compares_them(tmp_path):
-    folder = tmp_path / "results" / "quick" / "v4"
-    shutil.copytree(RESULTS / "quick" / "v4", folder, ignore=shutil.ignore_patterns("records"))
+@pytest.mark.parametrize("version", ["v4", "v5"])
+def test_the_published_quick_explains_three_models_and_compares_them(tmp_path, version):
+    if not (RESULTS / "quick" / version / "leaderboard.json").is_file():
+        pytest.skip(f"results/quick/{version} is not here")
+    folder = tmp_path / "results" / "quick" / version
+    shutil.copytree(RESULTS / "quick" / version, folder, ignore=shutil.ignore_patterns("records"))
     board = json.loads((folder / "leaderboard.json").read_text())
     views = across_models(board["tables"], board["metric_specs"])
     assert {(v.dataset, v.granularity) for v in views} == {
         (d, "history") for d in ("synthetic", "movielens-100k", "amazon-magazine")}
     assert all(v.models == ("bert-two-tower", "item-knn", "sasrec") for v in views)
     publish(tmp_path / "results", tmp_path / "site")
-    page = (tmp_path / "site" / "quick" / "v4" / "index.html").read_text()
+    page = (tmp_path / "site" / "quick" / version / "index.html").read_text()
     for model in ("bert-two-tower", "item-knn", "sasrec"):
         assert f'id="model-{model}"' in page
     assert 'id="across-models"' in page
