@@ -28,9 +28,11 @@ from xrec_bench.metrics.stages import (
     Context,
     Reference,
     as_metric,
+    full_scores,
     probe,
     request_key,
     score_sd,
+    spread,
 )
 from xrec_bench.metrics.stats import Estimate, bootstrap_ci
 from xrec_bench.registry import UnknownNameError
@@ -234,13 +236,13 @@ def _shared(model, task, req, granularity, probes, n_features, cfg) -> dict[str,
     which explainer asked first; see :class:`~xrec_bench.metrics.stages.SharedProbes`)."""
     shared = {f"{s.name}/{k}": v for s in probes for k, v in s.shared_masks(n_features, cfg).items()}
     stacked = [shared[k] for k in sorted(shared)]
-
-    def compute() -> dict[str, Any]:
-        with _reuse_scope(model):  # a scope of their own: nothing this explainer's masks encoded is reused
-            return {"score_sd": score_sd(task), **probe(task, shared)}
-
-    key = request_key(granularity, req, *stacked) + (tuple(sorted(shared)),)
-    return SHARED_PROBES.get(model, key, compute)
+    with _reuse_scope(model):  # a scope of their own: nothing this explainer's masks encoded is reused
+        full = full_scores(task)
+        # every item's score with the full input is part of the key, so a model changed in place (fitted
+        # again, weights edited) is never served what it scored before
+        key = request_key(granularity, req, full, *stacked) + (tuple(sorted(shared)),)
+        probed = SHARED_PROBES.get(model, key, lambda: probe(task, shared))
+    return {"score_sd": spread(full), **probed}
 
 
 def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, per_user, curves, i) -> Reference:

@@ -78,12 +78,22 @@ class Reference:
         return (np.asarray(scores, dtype=np.float64) - self.s_full) / self.scale
 
 
-def score_sd(task: FeatureTask) -> float:
-    """Standard deviation of every item's score with the full input."""
+def full_scores(task: FeatureTask) -> np.ndarray:
+    """Every item's score with the full input (float64)."""
     with torch.no_grad():
-        scores = task.all_scores(task.full_mask(1)).double().reshape(-1)
+        return task.all_scores(task.full_mask(1)).double().reshape(-1).cpu().numpy()
+
+
+def spread(scores: np.ndarray) -> float:
+    """Standard deviation (ddof 1, as ``torch.std``) of the finite scores; 0 for fewer than two."""
+    scores = torch.as_tensor(scores)
     scores = scores[torch.isfinite(scores)]
     return float(scores.std()) if scores.numel() > 1 else 0.0
+
+
+def score_sd(task: FeatureTask) -> float:
+    """Standard deviation of every item's score with the full input."""
+    return spread(full_scores(task))
 
 
 def probe(task: FeatureTask, masks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -107,12 +117,13 @@ class SharedProbes:
     """Probe results that do not depend on the explainer, kept per model for the next explainer.
 
     Every explainer of a request meets the same random reference orders (and the same score spread
-    of all items), so a run of 13 explainers would score those masks 13 times: at the token level
-    that was about two thirds of every explanation's metric forwards. They are scored in a
+    of all items), so a run of 13 explainers would score those masks 13 times: at 15 words they are
+    72 of a request's 96 distinct probe masks. They are scored in a
     ``score_and_rank`` call of their own, whose batches hold only them, so the values are the same
     whichever explainer scores them first, in any executor, shard or order; a later explainer of
     the same request on the same model object reads them back. Keys are the request (user,
-    target, history, exclusions), the granularity and the masks' bytes; entries live as long as the
+    target, history, exclusions), the granularity, every item's score with the full input (so a
+    model changed in place misses) and the masks' bytes; entries live as long as the
     model object (weakly keyed) and at most ``max_entries`` per model (least recently used first out).
     No library caches arbitrary model queries by input identity like this, hence by hand.
     """

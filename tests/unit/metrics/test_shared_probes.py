@@ -106,3 +106,19 @@ def test_entries_are_bounded_per_model():
     for key in range(4):
         store.get(model, (key,), lambda key=key: key)
     assert store.get(model, (3,), lambda: "again") == 3 and store.get(model, (0,), lambda: "again") == "again"
+
+
+def test_a_model_changed_in_place_is_not_served_what_it_scored_before():
+    model = ToyModel(n_items=30, vocab=50, dim=8, seed=0)
+    requests = make_requests(model, 6, length=8)
+    SHARED_PROBES.clear()
+    before = _values(model, Position(), requests)
+    model.A[:] = np.random.default_rng(5).normal(size=model.A.shape)  # e.g. fitted again, in place
+    after = _values(model, Position(), requests)
+    fresh = ToyModel(n_items=30, vocab=50, dim=8, seed=0)
+    fresh.A[:] = model.A
+    SHARED_PROBES.clear()
+    expected = _values(fresh, Position(), requests)
+    assert not np.array_equal(before["deletion_auc_minus_random"], expected["deletion_auc_minus_random"])
+    for name, values in expected.items():
+        np.testing.assert_array_equal(values, after[name], err_msg=name)
