@@ -230,11 +230,10 @@ def _reuse_scope(model):
     return scope() if scope is not None else nullcontext()
 
 
-def _shared(model, task, req, granularity, probes, n_features, cfg) -> dict[str, Any]:
+def _shared(model, task, req, granularity, shared: dict[str, np.ndarray]) -> dict[str, Any]:
     """What every explainer of this request shares: the spread of all items' scores and the probes of
-    the metrics' explanation-independent masks (scored on their own, so the values never depend on
-    which explainer asked first; see :class:`~xrec_bench.metrics.stages.SharedProbes`)."""
-    shared = {f"{s.name}/{k}": v for s in probes for k, v in s.shared_masks(n_features, cfg).items()}
+    the metrics' explanation-independent masks ``shared`` (scored on their own, so the values never
+    depend on which explainer asked first; see :class:`~xrec_bench.metrics.stages.SharedProbes`)."""
     stacked = [shared[k] for k in sorted(shared)]
     with _reuse_scope(model):  # a scope of their own: nothing this explainer's masks encoded is reused
         full = full_scores(task)
@@ -254,13 +253,11 @@ def _measure_one(model, req, expl, granularity, probes, task_stages, cfg, seed, 
     masks = {"full": np.ones((1, n_features), np.float32), "empty": np.zeros((1, n_features), np.float32)}
     for s in probes:
         masks.update({f"{s.name}/{k}": v for k, v in s.masks(order, expl.scores, n_features, cfg).items()})
+    shared = {f"{s.name}/{k}": v for s in probes for k, v in s.shared_masks(n_features, cfg).items()}
     if SHARED_PROBES.enabled:
-        probed = probe(task, masks)
-        probed.update(_shared(model, task, req, granularity, probes, n_features, cfg))
+        probed = {**probe(task, masks), **_shared(model, task, req, granularity, shared)}
     else:  # the quick v4 path: every mask of the request in one call, the score spread in the request's scope
-        for s in probes:
-            masks.update({f"{s.name}/{k}": v for k, v in s.shared_masks(n_features, cfg).items()})
-        probed = {**probe(task, masks), "score_sd": score_sd(task)}
+        probed = {**probe(task, {**masks, **shared}), "score_sd": score_sd(task)}
     ref = Reference(float(probed["full"][0][0]), float(probed["empty"][0][0]), int(probed["full"][1][0]),
                     int(probed["empty"][1][0]), cfg.eps, probed["score_sd"])
     for s in probes:
