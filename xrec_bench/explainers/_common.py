@@ -192,7 +192,7 @@ def replaced_embeddings(layer: torch.nn.Module, embeddings: torch.Tensor) -> Ite
     """Make ``layer`` (the word-embedding module) output ``embeddings`` instead of its own lookup."""
 
     def hook(_module: torch.nn.Module, _inputs: Any, _output: torch.Tensor) -> torch.Tensor:
-        return embeddings
+        return embeddings.to(_output.device)  # the layer's device (the encoder may run on a GPU)
 
     handle = layer.register_forward_hook(hook)
     try:
@@ -212,9 +212,10 @@ def embedding_forward(
     forward_ids = ids_forward(task)
     input_ids, attention_mask, baseline_ids = token_inputs(task)
     layer = task.embedding_layer
+    device = next(layer.parameters()).device  # the encoder's (an accelerator when the model runs there)
     with torch.no_grad():
-        emb_in = layer(input_ids).detach()
-        emb_base = layer(baseline_ids).detach()
+        emb_in = layer(input_ids.to(device)).detach()
+        emb_base = layer(baseline_ids.to(device)).detach()
 
     def forward(embeddings: torch.Tensor) -> torch.Tensor:
         b = embeddings.shape[0]

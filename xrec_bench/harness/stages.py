@@ -288,8 +288,14 @@ class RealStages(Stages):
                                 plugin=EXPLAINERS.plugin(explainer.name))
 
     def time_explainer(self, data, trained, explainer, requests, *, granularity, seed, **timing):
-        from xrec_bench.harness.timing import interleaved
+        from xrec_bench.harness.timing import interleaved, not_judged
 
+        encoder = getattr(trained.model, "encoder_", None)
+        device = getattr(encoder, "device", None)
+        if granularity != "history" and device is not None and device.type != "cpu":
+            # the probe counts this thread's CPU time against a CPU matmul: GPU work would be invisible to it
+            return not_judged(f"the encoder runs on {device}; the latency probe times CPU work only "
+                              "(see the cost columns' wall times instead)")
         method = self.method(explainer, data)
 
         def work(i: int) -> None:

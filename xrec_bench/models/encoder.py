@@ -129,6 +129,11 @@ class TextEncoder(nn.Module):
         return int(self.model.config.num_hidden_layers)
 
     @property
+    def device(self) -> torch.device:
+        """Where the transformer's weights are (``forward`` runs there; see :meth:`forward`)."""
+        return next(self.model.parameters()).device
+
+    @property
     def word_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
 
@@ -148,7 +153,15 @@ class TextEncoder(nn.Module):
         in [0, 1] (:meth:`soft_forward`), equal to BERT's at 0/1 values. ``position_ids`` (binary
         masks only) place the tokens at other positions than ``0..T-1``: how a text with word-pieces
         left out is encoded as if they were only masked (:mod:`xrec_bench.models.masked_items`).
+
+        The inputs may live on another device than the weights (a model explained on a GPU gets its
+        masks from the CPU): they are moved to the weights' device, and the result back to the inputs'
+        device, differentiably, so only the transformer runs on the accelerator.
         """
+        device, home = self.device, input_ids.device
+        if device != home:
+            moved = None if position_ids is None else position_ids.to(device)
+            return self.forward(input_ids.to(device), attention_mask.to(device), moved).to(home)
         if attention_mask.is_floating_point() and (self.causal or self.pooling != "mean"):
             raise ValueError(
                 f"A soft word presence is defined for mean-pooled bidirectional encoders; this encoder is "
@@ -207,6 +220,9 @@ class TextEncoder(nn.Module):
                 f"{type(self.model).__name__} has no 'encoder.layer' list, so a soft word presence cannot be "
                 "applied; explain it with a binary attention mask (perturbation explainers) instead."
             )
+        device, home = self.device, input_ids.device
+        if device != home:  # as in forward: the transformer runs where its weights are
+            return self.soft_forward(input_ids.to(device), presence.to(device)).to(home)
         hidden = self.model.embeddings(input_ids=input_ids)
         alpha = presence.to(hidden.dtype)
         floor = torch.finfo(hidden.dtype).min

@@ -35,6 +35,15 @@ DEFAULT_CACHE_ENTRIES = 32_768
 #: LIME with 500 samples on ten MovieLens-100K titles (2 threads) took 0.86-1.03 s per explanation
 #: at 48-64 against 1.17-1.60 s at 256 and 1.03-1.61 s at 8-16 (benchmarks/SPEED.md)
 DEFAULT_BATCH_SIZE = 64
+#: masked texts per encoder call when the encoder runs on an accelerator: a GPU needs large kernels to
+#: be busy, and 1024 texts of at most 64 word-pieces hold well under 1 GB of activations in MiniLM or
+#: BERT-base. Not tuned on a GPU here (none was at hand); the GPU suite's run record shows its throughput
+ACCELERATOR_BATCH_SIZE = 1024
+
+
+def batch_size_for(device) -> int:
+    """Masked texts per encoder call on ``device`` (a ``torch.device``)."""
+    return DEFAULT_BATCH_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BATCH_SIZE
 
 ItemFn = Callable[..., torch.Tensor]
 

@@ -16,10 +16,21 @@ from xrec_bench._util.ranking import ndcg, tie_aware_rank
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`.
+
+    A CUDA device on a machine where torch sees none is an error that says how to run on the CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"Unknown device {device!r}: {exc}. Use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for a CUDA GPU, but torch sees none on this machine. Run on the CPU "
+            "instead: device='cpu' (or 'auto'), or `xrec-bench run --device cpu` for a whole suite."
+        )
+    return resolved
 
 
 def user_sequences(train: pd.DataFrame) -> dict[int, np.ndarray]:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from xrec_bench.models.features import FeatureTask
-from xrec_bench.models.masked_items import ItemVectorCache, masked_item_vectors
+from xrec_bench.models.masked_items import DEFAULT_BATCH_SIZE, ItemVectorCache, masked_item_vectors
 
 #: score token masks the version-2 way (see :func:`_v2_token_path`); benchmark and tests only
 _V2_PATH = False
@@ -119,6 +119,7 @@ class TokenTask(FeatureTask):
         exclude: np.ndarray,
         item_cache: ItemVectorCache | None = None,
         compact: bool = False,
+        encode_batch: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         enc = tokenizer([text], truncation=True, max_length=max_length, return_tensors="pt")
         feature_of_token, labels = self._features(enc, text)
@@ -136,6 +137,7 @@ class TokenTask(FeatureTask):
         self._pad_id = int(pad_id)
         self._item_cache = item_cache
         self._compact = bool(compact)
+        self._encode_batch = int(encode_batch)  # masked texts per encoder call (larger on a GPU)
         self.baseline_ids = torch.where(
             self.word_of_token >= 0, torch.tensor(pad_id), self.input_ids[0]
         ).unsqueeze(0)
@@ -174,7 +176,7 @@ class TokenTask(FeatureTask):
         # each distinct mask encoded once per model (shared by every explainer and metric of the
         # text), removed word-pieces left out of the sequence: equal to _forward_v2 up to rounding
         items = masked_item_vectors(self._item_fn, self.input_ids, tok, cache=self._item_cache,
-                                    compact=self._compact, pad_id=self._pad_id)
+                                    compact=self._compact, pad_id=self._pad_id, batch_size=self._encode_batch)
         return cosine(items, self._u)[:, 0]
 
     def _forward_v2(self, tok: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 from xrec_bench.datasets.fields import FieldSpan, item_fields
 from xrec_bench.models.base import NotFittedError, Recommender
 from xrec_bench.models.encoder import TextEncoder, encode_all
-from xrec_bench.models.masked_items import ItemVectorCache
+from xrec_bench.models.masked_items import ItemVectorCache, batch_size_for
 from xrec_bench.models.tasks import FieldTask, HistoryTask, TokenTask, cosine
 
 
@@ -193,6 +193,7 @@ class TextRecommender(Recommender):
                 exclude=exclude,
                 item_cache=cache,
                 compact=compact,
+                encode_batch=batch_size_for(self.encoder_.device),
             )
         raise ValueError(
             f"Unknown granularity {granularity!r}; expected one of {self.explainable_granularities}."

@@ -13,7 +13,8 @@ explanations then cover the text part only: removing every word of the target le
 History-level explanations are unchanged (a removed history item is absent, ID part and all).
 
 After ``fit`` every item vector is cached (``item_emb_``), so scoring and history-level
-explanations never run the encoder; the model lives on the CPU after training.
+explanations never run the encoder; the model lives on the CPU after training, except its encoder,
+which stays on ``device`` for token- and field-level explanations (a GPU suite explains words there).
 """
 
 from __future__ import annotations
@@ -96,7 +97,15 @@ class BertTwoTower(TextRecommender):
         self._build(dataset.n_users, dataset.item_texts, item_labels(dataset))
         self._remember_fields(dataset)
         self.training_log_ = train_two_tower(self, split, seed=seed, progress=progress)  # sets item_emb_
+        self._place_encoder()
         return self
+
+    def _place_encoder(self) -> None:
+        """Put the encoder where ``device`` says, for explanations: token- and field-level requests then
+        run their masked texts through it there (a GPU, when asked for and present). The item cache, both
+        towers' heads and the history level stay on the CPU: they are small, and the metrics read them there
+        (:meth:`xrec_bench.models.encoder.TextEncoder.forward` moves each batch to the encoder and back)."""
+        self.encoder_.to(resolve_device(self.params["device"]))
 
     def _build(self, n_users: int, texts: list[str], labels: list[str]) -> None:
         self.encoder_ = TextEncoder.from_pretrained(
@@ -167,6 +176,7 @@ class BertTwoTower(TextRecommender):
         )
         self.item_emb_ = tensors["item_emb"]
         self.training_log_ = fitted.get("training_log", [])
+        self._place_encoder()
 
     def _fitted_config(self) -> dict[str, Any]:
         return {**super()._fitted_config(), "training_log": getattr(self, "training_log_", [])}
