@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
         description="Run a suite's grid (dataset x model x explainer x granularity x seed) and write per-cell "
         "results and a run record. Interrupted runs resume from their finished cells.",
     )
-    p.add_argument("--suite", required=True, help="a shipped suite name (quick, standard) or a path to a .toml file")
+    p.add_argument("--suite", required=True, help="a shipped suite name (quick, standard, gpu-smoke, gate) or a path to a .toml file")
     p.add_argument("--out", default=None, help="results folder (default: runs/<suite>)")
     p.add_argument("--executor", default="in-process", choices=["in-process", "process", "ray"],
                    help="run cells in this process (default), in a process pool, or on a Ray cluster "
@@ -33,6 +33,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--users", type=int, default=None, metavar="N",
                    help="sample at most N users per granularity (smoke runs; recorded, and such runs do not merge "
                    "with full ones)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="run every model that has a 'device' parameter on DEVICE instead of the suite's (e.g. "
+                   "--device cpu checks a GPU suite on a machine without one; recorded, cached apart)")
     p.add_argument("--retry-failed", action="store_true", help="recompute cells that failed in an earlier run")
     p.add_argument("--mirror", metavar="URL_OR_DIR", default=None,
                    help="download datasets from this mirror (a base URL or a local folder) instead of the official "
@@ -59,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         suite = load_suite(args.suite)
-        suite = suite.with_users(args.users)
+        suite = suite.with_users(args.users).with_device(args.device)
         options = {k: v for k, v in (("address", args.address), ("gpus_per_worker", args.gpus_per_worker),
                                      ("cpus_per_worker", args.cpus_per_worker)) if v is not None}
         executor = get_executor(args.executor, workers=args.workers, **options)
@@ -76,12 +79,20 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from xrec_bench.datasets.errors import DatasetError
     from xrec_bench.io import UnsafeArchiveError
+    from xrec_bench.models.ranking import resolve_device
+
+    try:  # a GPU suite on a machine without one fails here, before any download or training
+        for spec in suite.models + suite.baselines:
+            if isinstance(spec.params.get("device"), str):
+                resolve_device(spec.params["device"])
+    except ValueError as exc:
+        raise CliError(f"model {spec.label!r}: {exc}") from None
 
     out = args.out or f"runs/{suite.name}"
     try:
         result = run_suite(suite, out, stages=RealStages(progress=not args.no_progress, mirror=args.mirror),
                            executor=executor, retry_failed=args.retry_failed, progress=not args.no_progress,
-                           users_override=args.users, shard_users=args.shard_users)
+                           users_override=args.users, shard_users=args.shard_users, device_override=args.device)
     except (DatasetError, UnsafeArchiveError) as exc:  # a download or a dataset failed before any cell ran
         raise CliError(f"{exc}\nNothing was run. Fix the dataset problem above (or pass --mirror) and run again: "
                        "finished cells are kept.") from None

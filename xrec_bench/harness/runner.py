@@ -136,6 +136,7 @@ def run_suite(
     progress: bool = True,
     users_override: int | None = None,
     shard_users: int | None = None,
+    device_override: str | None = None,
 ) -> RunResult:
     """Run ``suite`` into the results folder ``out`` and write its run record there.
 
@@ -144,7 +145,7 @@ def run_suite(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     executor = executor or InProcessExecutor()
-    suite = suite.with_users(users_override)
+    suite = suite.with_users(users_override).with_device(device_override)
     started, t0, cpu0 = now_iso(), time.perf_counter(), time.process_time()
     reference_before = stages.reference_workload()
     context = WorkerContext(stages)
@@ -182,7 +183,7 @@ def run_suite(
 
     reference_after = stages.reference_workload()
     record = _record(suite, data, jobs, outcomes, stages, executor, started, time.perf_counter() - t0,
-                     reference_before, reference_after, users_override, context.model_loads)
+                     reference_before, reference_after, users_override, context.model_loads, device_override)
     record["cpu_s"] = round(time.process_time() - cpu0, 3)  # this process only (not pool workers)
     run_id = record["run_id"]
     path = write_json(out / "records" / f"{run_id}.json", record, indent=None)
@@ -214,7 +215,7 @@ def _warm_models(jobs: list[CellJob], context: WorkerContext) -> None:
 
 
 def _record(suite, data, jobs, outcomes, stages, executor, started, elapsed, ref_before, ref_after,
-            users_override, model_loads=None) -> RunRecord:
+            users_override, model_loads=None, device_override=None) -> RunRecord:
     by_path = {o.path: o for o in outcomes}
     cells, specs, models = [], {}, {}
     for job in jobs:
@@ -240,7 +241,7 @@ def _record(suite, data, jobs, outcomes, stages, executor, started, elapsed, ref
         "run_id": f"{suite.name}-v{suite.version}-{finished.replace(':', '').replace('-', '')[:15]}-{uuid.uuid4().hex[:8]}",
         "suite": {"name": suite.name, "version": suite.version, "content_hash": suite.content_hash,
                   "source": suite.source, "seed": suite.seed, "seeds": list(suite.seeds), "users": suite.users,
-                  "users_override": users_override, "granularities": list(suite.granularities),
+                  "users_override": users_override, "device_override": device_override, "granularities": list(suite.granularities),
                   "targets": suite.targets},
         "config_hash": config_hash(suite),
         "package_version": __version__,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,24 @@ class Suite:
             raise SuiteError(f"The users override must be an int >= 1. Got {n!r} instead.")
         users = {g: min(v, n) for g, v in self.users.items()}
         return Suite(**{**self.__dict__, "users": users})
+
+    def with_device(self, device: str | None, *, catalog: Catalog | None = None) -> Suite:
+        """A copy whose models and baselines with a ``device`` parameter run on ``device`` (e.g. a GPU suite
+        checked on a CPU); the content hash is kept, the changed parameters reach every model's cache key,
+        and the run record says ``device_override``."""
+        if device is None:
+            return self
+        if not isinstance(device, str) or not device.strip():
+            raise SuiteError(f"The device override must be a device name such as 'cpu' or 'cuda'. Got {device!r}.")
+        catalog = catalog or registry_catalog()
+
+        def moved(spec: ComponentSpec) -> ComponentSpec:
+            cls = _safe(catalog.model_class, spec.name)
+            takes = "device" in (getattr(cls, "defaults", None) or {}) or "device" in spec.params
+            return replace(spec, params={**spec.params, "device": device}) if takes else spec
+
+        return Suite(**{**self.__dict__, "models": tuple(moved(m) for m in self.models),
+                        "baselines": tuple(moved(b) for b in self.baselines)})
 
 
 @dataclass(frozen=True)
