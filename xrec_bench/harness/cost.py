@@ -13,8 +13,9 @@ averaged, weighted by the users they measured) and scales it:
   :data:`ENCODER_COST`); history-level cells score cached item embeddings and are not scaled;
 * text length and dataset size: as measured (a dataset that was never measured takes the mean of
   the measured ones, and says so);
-* GPU: a model whose ``device`` is ``cuda`` runs on a GPU; without a GPU measurement its CPU time is
-  divided by ``gpu_speedup`` (an assumption, printed).
+* GPU: a model whose ``device`` is ``cuda`` trains and explains tokens and fields on a GPU (its
+  history level runs on the CPU); without a GPU measurement its CPU time is divided by ``gpu_speedup``
+  (an assumption, printed; the CPU-side part of a GPU cell is divided too, so this errs low).
 
 The best measurement of a large suite is a pilot run of that suite with ``--users 5`` into its
 results folder: ``--check`` reads the records there first, and then only users are scaled.
@@ -213,8 +214,10 @@ def estimate(suite: Suite, measured: list[Measured], *, gpu_speedup: float = GPU
             seconds, basis = _scaled_accuracy(rows, ds.label, model, gpu, gpu_speedup, notes)
             est.rows.append(Row(ds.label, model.label, "-", "-", seeds, 0, seconds, gpu, basis))
         for model in suite.models:
-            gpu = _is_gpu(model)
             for granularity in suite.granularities_for(model):  # those it is explained at
+                # a text model on a GPU runs its encoder there (tokens, fields); history-level requests score
+                # cached item vectors on the CPU (xrec_bench.models.two_tower)
+                gpu = _is_gpu(model) and granularity != "history"
                 users = suite.users[granularity]
                 for explainer in suite.explainers:
                     ok, why = _supports(explainer, granularity)

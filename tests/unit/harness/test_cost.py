@@ -76,12 +76,15 @@ def test_the_estimate_scales_users_samples_encoder_and_device(record):
     est = estimate(suite, measured, gpu_speedup=10.0)
     rows = {(r.model, r.explainer, r.granularity): r for r in est.rows}
     # lime/history: the measurement's n_samples is unknown (no suite file): samples not scaled;
-    # (4 + 2) s / 10 users x 100 users, history not encoder-scaled, / 10 on the GPU; probe 1 s / 10
-    assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(6.0 / 10 * 100 / 10 + 0.1)
+    # (4 + 2) s / 10 users x 100 users, history not encoder-scaled, and on the CPU even for a model on
+    # the GPU (cached item vectors); probe 1 s, capped at 2 s
+    history = rows[("bert-two-tower", "lime", "history")]
+    assert history.seconds == pytest.approx(6.0 / 10 * 100 + 1.0) and not history.gpu
     # lime/tokens: (10 + 0.5) / 5 x 20 users x encoder (12 x 768^2) / (6 x 384^2) = 8, / 10; probe 1.5 x 8 / 10
     assert rows[("bert-two-tower", "lime", "tokens")].seconds == pytest.approx(10.5 / 5 * 20 * 8 / 10 + 1.2)
     # leave-one-out/history: no probe measured
-    assert rows[("bert-two-tower", "leave-one-out", "history")].seconds == pytest.approx(10.0 / 50 * 100 / 10)
+    assert rows[("bert-two-tower", "leave-one-out", "history")].seconds == pytest.approx(10.0 / 50 * 100)
+    assert rows[("bert-two-tower", "lime", "tokens")].gpu
     assert math.isnan(rows[("bert-two-tower", "leave-one-out", "tokens")].seconds)  # never measured there
     assert rows[("bert-two-tower", "similarity", "tokens")].seconds == 0.0  # does not apply: not run
     # training: same training parameters, encoder x8 and / 10 on the GPU; baselines on the CPU as measured
@@ -89,7 +92,8 @@ def test_the_estimate_scales_users_samples_encoder_and_device(record):
     assert rows[("most-popular", "-", "-")].seconds == pytest.approx(0.5) and not rows[("most-popular", "-", "-")].gpu
     # totals: two seeds of every cell
     gpu_s = sum(r.seconds for r in est.rows if r.gpu and math.isfinite(r.seconds)) * 2
-    assert est.hours(True) == pytest.approx(gpu_s / 3600) and est.hours(False) == pytest.approx(1.0 / 3600)
+    cpu_s = (0.5 + 6.0 / 10 * 100 + 1.0 + 10.0 / 50 * 100) * 2  # most-popular, both history cells
+    assert est.hours(True) == pytest.approx(gpu_s / 3600) and est.hours(False) == pytest.approx(cpu_s / 3600)
     text = format_estimate(est)
     assert "GPU hours" in text and "x20 users" not in text and "x4 users, x8 encoder, /10 GPU" in text
     assert "no GPU measurement: GPU time = measured CPU time / 10" in text
@@ -101,7 +105,7 @@ def test_the_probe_is_capped_and_other_training_parameters_are_not_guessed(recor
                                       .replace("max_steps = 10", "max_steps = 500"))
     est = estimate(parse_suite(raw), measurements([record])[0], gpu_speedup=10.0)
     rows = {(r.model, r.explainer, r.granularity): r for r in est.rows}
-    assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(6.0 + 0.05)
+    assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(60.0 + 0.05)
     assert math.isnan(rows[("bert-two-tower", "-", "-")].seconds)
     assert "training parameters differ (max_steps)" in rows[("bert-two-tower", "-", "-")].basis
 
