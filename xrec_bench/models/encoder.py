@@ -159,9 +159,15 @@ class TextEncoder(nn.Module):
         device, differentiably, so only the transformer runs on the accelerator.
         """
         device, home = self.device, input_ids.device
-        if device != home:
-            moved = None if position_ids is None else position_ids.to(device)
-            return self.forward(input_ids.to(device), attention_mask.to(device), moved).to(home)
+        if device == home:
+            return self._forward_here(input_ids, attention_mask, position_ids)
+        moved = None if position_ids is None else position_ids.to(device)
+        return self._forward_here(input_ids.to(device), attention_mask.to(device), moved).to(home)
+
+    def _forward_here(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """:meth:`forward` with every input already on the encoder's device."""
         if attention_mask.is_floating_point() and (self.causal or self.pooling != "mean"):
             raise ValueError(
                 f"A soft word presence is defined for mean-pooled bidirectional encoders; this encoder is "
@@ -221,8 +227,12 @@ class TextEncoder(nn.Module):
                 "applied; explain it with a binary attention mask (perturbation explainers) instead."
             )
         device, home = self.device, input_ids.device
-        if device != home:  # as in forward: the transformer runs where its weights are
-            return self.soft_forward(input_ids.to(device), presence.to(device)).to(home)
+        if device == home:
+            return self._soft_forward_here(layers, input_ids, presence)
+        # as in forward: the transformer runs where its weights are, the result goes back
+        return self._soft_forward_here(layers, input_ids.to(device), presence.to(device)).to(home)
+
+    def _soft_forward_here(self, layers: nn.ModuleList, input_ids: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
         hidden = self.model.embeddings(input_ids=input_ids)
         alpha = presence.to(hidden.dtype)
         floor = torch.finfo(hidden.dtype).min

@@ -75,3 +75,27 @@ def test_token_explanations_with_the_encoder_on_the_gpu_agree_with_the_cpu(tiny,
                                 metrics=["faithfulness", "input-perturbation", "sanity"],
                                 config=EvalConfig(stability_users=2, sanity_users=2))
     assert np.isfinite(result.per_user["deletion_auc"]).all()
+
+
+def test_the_encoder_moves_inputs_to_its_device_and_results_back_differentiably(tiny_bert, monkeypatch):
+    """The moving branch of the encoder's forward passes, exercised on the CPU: a device object that differs
+    from the inputs' (``cpu:0`` vs ``cpu``) sends every call through it. Values and gradients must be
+    those of the direct call (on a GPU, ``test_token_explanations_with_the_encoder_on_the_gpu_...``)."""
+    from xrec_bench.models.encoder import TextEncoder
+
+    enc = TextEncoder.from_pretrained(tiny_bert, max_length=16)
+    batch = enc.tokenize(["a red bicycle for sale", "blue"])
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    positions = torch.arange(ids.shape[1]).expand_as(ids) + 3  # not the default: dropping them would show
+    presence = mask.float().clone().requires_grad_(True)
+    direct = enc(ids, mask, positions)
+    (direct_grad,) = torch.autograd.grad(enc(ids, presence).sum(), presence)
+
+    calls = []
+    monkeypatch.setattr(TextEncoder, "device", property(lambda self: calls.append(1) or torch.device("cpu", 0)))
+    moved = enc(ids, mask, positions)
+    presence2 = mask.float().clone().requires_grad_(True)
+    (moved_grad,) = torch.autograd.grad(enc(ids, presence2).sum(), presence2)
+    assert len(calls) >= 2  # both forward passes asked for the device and took the moving branch
+    torch.testing.assert_close(moved, direct, rtol=0, atol=0)
+    torch.testing.assert_close(moved_grad, direct_grad, rtol=0, atol=0)
