@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.harness.suite import ComponentSpec, Suite, SuiteError, load_suite
+from xrec_bench.harness.timing import MIN_BLOCKS
 from xrec_bench.io import read_json
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class Measured:
     probe_s: float
     device: str
     params_known: bool
+    #: the latency probe's median block: explaining (work) and the reference workload, seconds (0: unknown)
+    probe_work_s: float = 0.0
+    probe_ref_s: float = 0.0
 
 
 @dataclass
@@ -151,8 +155,10 @@ def measurements(paths: list[Path]) -> tuple[list[Measured], list[str]]:
                 users = len(cell.get("users") or [])
                 if users == 0:
                     continue
+                work_s, ref_s = timing.get("work_s") or [], timing.get("reference_s") or []
                 out.append(Measured(record.get("run_id", path.stem), "explainer", key["dataset"], model, explainer,
-                                    key["granularity"], users, explain, metrics, probe, device, label in specs))
+                                    key["granularity"], users, explain, metrics, probe, device, label in specs,
+                                    _median(work_s), _median(ref_s)))
             elif cell.get("kind") == "accuracy":
                 out.append(Measured(record.get("run_id", path.stem), "accuracy", key["dataset"], model, None, "-", 0,
                                     elapsed, 0.0, 0.0, device, True))
@@ -308,7 +314,7 @@ def _scaled_explainer(cands, dataset, model, explainer, granularity, users, gpu,
         size = _model_factor(m, model, notes) if granularity == "tokens" else 1.0
         device = _device_factor(m, gpu, gpu_speedup, notes)
         per_user = (m.explain_s * samples + m.metrics_s) / m.n_users
-        probe = min(m.probe_s * size * device, float(timing.get("max_probe_s", 0.0))) if timing.get("blocks") else 0.0
+        probe = 0.0 if gpu else _probe(m, size * device, timing)  # the probe declines GPU cells (CPU clock)
         values.append(per_user * users * size * device + probe)
         factors.append((users / m.n_users, samples, size, device))
     # tied measurements (other datasets, other runs) count by how many users they measured
@@ -317,6 +323,23 @@ def _scaled_explainer(cands, dataset, model, explainer, granularity, users, gpu,
     scale = f"x{u:.3g} users" + (f", x{s:.3g} samples" if s != 1 else "") + (f", x{z:.3g} encoder" if z != 1 else "")
     scale += f", /{1 / d:.3g} GPU" if d < 1 else ""
     return sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights), f"{_basis(best, dataset, notes)}; {scale}"
+
+
+def _median(values: list[float]) -> float:
+    return float(sorted(values)[len(values) // 2]) if values else 0.0
+
+
+def _probe(m: Measured, factor: float, timing: dict[str, Any]) -> float:
+    """The latency probe's seconds in the target cell, as ``harness.timing.interleaved`` spends them: ``blocks``
+    blocks, fewer where they would pass ``max_probe_s``, but never fewer than ``MIN_BLOCKS`` (so a slow
+    explanation runs over the budget); each block the measured one with its explaining part scaled."""
+    blocks, budget = int(timing.get("blocks") or 0), float(timing.get("max_probe_s", 0.0))
+    if blocks == 0 or m.probe_work_s <= 0:  # probe off here, or not judged in the measurement
+        return 0.0
+    work = m.probe_work_s * factor
+    if work * blocks > budget:
+        blocks = max(MIN_BLOCKS, int(budget // max(work, 1e-9)))
+    return blocks * (work + m.probe_ref_s)
 
 
 def _samples_factor(m: Measured, explainer: ComponentSpec, notes: set[str]) -> float:

@@ -77,11 +77,13 @@ def test_the_estimate_scales_users_samples_encoder_and_device(record):
     rows = {(r.model, r.explainer, r.granularity): r for r in est.rows}
     # lime/history: the measurement's n_samples is unknown (no suite file): samples not scaled;
     # (4 + 2) s / 10 users x 100 users, history not encoder-scaled, and on the CPU even for a model on
-    # the GPU (cached item vectors); probe 1 s, capped at 2 s
+    # the GPU (cached item vectors); probe: blocks of 0.5 s explaining + 0.5 s reference, 5 x 0.5 > 2 s
+    # budget, so 4 blocks
     history = rows[("bert-two-tower", "lime", "history")]
-    assert history.seconds == pytest.approx(6.0 / 10 * 100 + 1.0) and not history.gpu
-    # lime/tokens: (10 + 0.5) / 5 x 20 users x encoder (12 x 768^2) / (6 x 384^2) = 8, / 10; probe 1.5 x 8 / 10
-    assert rows[("bert-two-tower", "lime", "tokens")].seconds == pytest.approx(10.5 / 5 * 20 * 8 / 10 + 1.2)
+    assert history.seconds == pytest.approx(6.0 / 10 * 100 + 4 * 1.0) and not history.gpu
+    # lime/tokens: (10 + 0.5) / 5 x 20 users x encoder (12 x 768^2) / (6 x 384^2) = 8, / 10; no probe: it
+    # declines cells whose encoder runs on a GPU
+    assert rows[("bert-two-tower", "lime", "tokens")].seconds == pytest.approx(10.5 / 5 * 20 * 8 / 10)
     # leave-one-out/history: no probe measured
     assert rows[("bert-two-tower", "leave-one-out", "history")].seconds == pytest.approx(10.0 / 50 * 100)
     assert rows[("bert-two-tower", "lime", "tokens")].gpu
@@ -92,7 +94,7 @@ def test_the_estimate_scales_users_samples_encoder_and_device(record):
     assert rows[("most-popular", "-", "-")].seconds == pytest.approx(0.5) and not rows[("most-popular", "-", "-")].gpu
     # totals: two seeds of every cell
     gpu_s = sum(r.seconds for r in est.rows if r.gpu and math.isfinite(r.seconds)) * 2
-    cpu_s = (0.5 + 6.0 / 10 * 100 + 1.0 + 10.0 / 50 * 100) * 2  # most-popular, both history cells
+    cpu_s = (0.5 + 6.0 / 10 * 100 + 4.0 + 10.0 / 50 * 100) * 2  # most-popular, both history cells
     assert est.hours(True) == pytest.approx(gpu_s / 3600) and est.hours(False) == pytest.approx(cpu_s / 3600)
     text = format_estimate(est)
     assert "GPU hours" in text and "x20 users" not in text and "x4 users, x8 encoder, /10 GPU" in text
@@ -100,12 +102,13 @@ def test_the_estimate_scales_users_samples_encoder_and_device(record):
     assert "n_samples of the target or of the measurement is the explainer's default" in text
 
 
-def test_the_probe_is_capped_and_other_training_parameters_are_not_guessed(record):
+def test_the_probe_keeps_its_minimum_blocks_and_other_training_parameters_are_not_guessed(record):
     raw = __import__("tomllib").loads(TOY.replace("max_probe_s = 2.0", "max_probe_s = 0.05")
                                       .replace("max_steps = 10", "max_steps = 500"))
     est = estimate(parse_suite(raw), measurements([record])[0], gpu_speedup=10.0)
     rows = {(r.model, r.explainer, r.granularity): r for r in est.rows}
-    assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(60.0 + 0.05)
+    # a 0.05 s budget still gets the probe's 3 blocks at least (each 0.5 s explaining + 0.5 s reference)
+    assert rows[("bert-two-tower", "lime", "history")].seconds == pytest.approx(60.0 + 3 * 1.0)
     assert math.isnan(rows[("bert-two-tower", "-", "-")].seconds)
     assert "training parameters differ (max_steps)" in rows[("bert-two-tower", "-", "-")].basis
 
